@@ -1,0 +1,216 @@
+//! The 'leak' detector: memwatch's "heap base grew over N consecutive full GCs" rule.
+//!
+//! Fed the used heap after each full GC (the same samples as the stats engine), it reports a
+//! leak when the base has grown `consecutive_growths` times in a row, then starts over.
+//! Fixed against the original: 64-bit growth, a rate that never overflows or divides by zero,
+//! and back-to-back GCs that saw no allocation (the pair a forced GC makes, the GCs a heap
+//! snapshot makes) refine the last sample instead of counting as growth or breaking the streak.
+
+use crate::format::{nice_delta, nice_size};
+
+/// Tunables of the leak rule. Defaults are the original's rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeakConfig {
+    /// Growths in a row that make a leak (the original: 5).
+    pub consecutive_growths: u32,
+}
+
+impl Default for LeakConfig {
+    fn default() -> Self {
+        LeakConfig { consecutive_growths: 5 }
+    }
+}
+
+/// What the 'leak' event carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakReport {
+    /// Milliseconds since the Unix epoch at the first growth of the streak.
+    pub start_ms: f64,
+    /// Milliseconds since the Unix epoch at the GC that completed the streak.
+    pub end_ms: f64,
+    /// Heap growth from the first to the last GC of the streak, in bytes.
+    pub growth: u64,
+    /// `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr`
+    pub reason: String,
+}
+
+/// Streak counter over full-GC heap bases.
+#[derive(Clone, Debug)]
+pub struct LeakDetector {
+    config: LeakConfig,
+    last_base: Option<u64>,
+    streak: u32,
+    streak_start_ms: f64,
+    streak_start_base: u64,
+}
+
+impl LeakDetector {
+    pub fn new(config: LeakConfig) -> Self {
+        LeakDetector {
+            config,
+            last_base: None,
+            streak: 0,
+            streak_start_ms: 0.0,
+            streak_start_base: 0,
+        }
+    }
+
+    pub fn config(&self) -> LeakConfig {
+        self.config
+    }
+
+    /// Growths counted so far in the current streak.
+    pub fn streak(&self) -> u32 {
+        self.streak
+    }
+
+    /// Feeds the used heap after a full GC that had allocation before it.
+    pub fn observe(&mut self, used_heap: u64, now_ms: f64) -> Option<LeakReport> {
+        let grew = matches!(self.last_base, Some(last) if used_heap > last);
+        self.last_base = Some(used_heap);
+        if !grew {
+            self.streak = 0;
+            return None;
+        }
+        if self.streak == 0 {
+            self.streak_start_ms = now_ms;
+            self.streak_start_base = used_heap;
+        }
+        self.streak += 1;
+        if self.streak < self.config.consecutive_growths.max(1) {
+            return None;
+        }
+        self.streak = 0;
+        Some(self.report(used_heap, now_ms))
+    }
+
+    /// Feeds a back-to-back full GC (no allocation since the previous one): it replaces the
+    /// previous sample, neither growing nor breaking the streak.
+    pub fn refine_last(&mut self, used_heap: u64) {
+        if self.last_base.is_none() {
+            self.last_base = Some(used_heap);
+            return;
+        }
+        self.last_base = Some(used_heap);
+        if self.streak == 1 {
+            // The sample being refined is the one that opened the streak.
+            self.streak_start_base = used_heap;
+        }
+    }
+
+    fn report(&self, end_base: u64, end_ms: f64) -> LeakReport {
+        let growth = end_base.saturating_sub(self.streak_start_base);
+        let elapsed_ms = (end_ms - self.streak_start_ms).max(0.0);
+        LeakReport {
+            start_ms: self.streak_start_ms,
+            end_ms,
+            growth,
+            reason: leak_reason(self.config.consecutive_growths, growth, elapsed_ms),
+        }
+    }
+}
+
+/// The 'leak' reason text: `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr`.
+///
+/// The rate is computed in floating point from milliseconds and printed in whole bytes; a streak that took no measurable
+/// time is treated as having taken one millisecond, so the rate stays finite.
+pub fn leak_reason(consecutive_growths: u32, growth: u64, elapsed_ms: f64) -> String {
+    let hours = elapsed_ms.max(1.0) / 3_600_000.0;
+    // Whole bytes, as the original printed them.
+    let rate = (growth as f64 / hours).round();
+    format!(
+        "heap growth over {} consecutive GCs ({}) - {}/hr",
+        consecutive_growths,
+        nice_delta((elapsed_ms / 1000.0).floor() as u64),
+        nice_size(rate)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector() -> LeakDetector {
+        LeakDetector::new(LeakConfig::default())
+    }
+
+    #[test]
+    fn five_growths_fire_four_do_not() {
+        let mut d = detector();
+        assert!(d.observe(1000, 0.0).is_none());
+        for (i, h) in [1100u64, 1200, 1300, 1400].iter().enumerate() {
+            assert!(d.observe(*h, 1000.0 * (i + 1) as f64).is_none(), "fired early at {h}");
+        }
+        let report = d.observe(1500, 5000.0).expect("5th growth fires");
+        assert_eq!(report.growth, 400);
+        assert_eq!(report.start_ms, 1000.0);
+        assert_eq!(report.end_ms, 5000.0);
+        assert_eq!(d.streak(), 0, "the streak restarts after a report");
+    }
+
+    #[test]
+    fn a_shrink_resets_and_equal_resets_without_refinement() {
+        let mut d = detector();
+        d.observe(1000, 0.0);
+        for h in [1100, 1200, 1300, 1400] {
+            d.observe(h, 0.0);
+        }
+        assert!(d.observe(1350, 0.0).is_none());
+        assert_eq!(d.streak(), 0);
+        d.observe(1400, 0.0);
+        assert!(d.observe(1400, 0.0).is_none(), "an equal sample is not growth");
+        assert_eq!(d.streak(), 0);
+    }
+
+    #[test]
+    fn back_to_back_refinements_neither_grow_nor_reset() {
+        let mut d = detector();
+        d.observe(1000, 0.0);
+        d.refine_last(1000);
+        let mut h = 1000;
+        let mut fired = None;
+        for i in 1..=5 {
+            h += 100;
+            fired = d.observe(h, i as f64 * 1000.0);
+            // The second GC of each forced pair: same size or slightly smaller.
+            d.refine_last(h - 1);
+            if i < 5 {
+                assert!(fired.is_none());
+                assert_eq!(d.streak(), i);
+            }
+        }
+        let report = fired.expect("a harness leaking between forced GC pairs is caught");
+        assert_eq!(report.growth, 1500 - 1099);
+    }
+
+    #[test]
+    fn reason_text_and_rates() {
+        // 20 s, 67984 bytes -> 11.67 mb/hr, the example in the docs.
+        assert_eq!(
+            leak_reason(5, 67984, 20_000.0),
+            "heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr"
+        );
+        // Tiny rate: 100 bytes over two hours.
+        assert_eq!(
+            leak_reason(5, 100, 7_261_000.0),
+            "heap growth over 5 consecutive GCs (2h 1m 1s) - 50 bytes/hr"
+        );
+        // Huge rate: the original printed -2147483648 bytes/hr here.
+        assert_eq!(
+            leak_reason(5, 3 << 30, 3_600_000.0),
+            "heap growth over 5 consecutive GCs (60m 0s) - 3072 mb/hr"
+        );
+        // Zero elapsed time: finite, no division by zero.
+        let text = leak_reason(5, 1 << 20, 0.0);
+        assert_eq!(text, "heap growth over 5 consecutive GCs (0s) - 3600000 mb/hr");
+    }
+
+    #[test]
+    fn configured_count_is_used_and_named() {
+        let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 2 });
+        d.observe(10, 0.0);
+        assert!(d.observe(20, 0.0).is_none());
+        let r = d.observe(30, 1000.0).unwrap();
+        assert!(r.reason.starts_with("heap growth over 2 consecutive GCs (1s)"), "{}", r.reason);
+    }
+}

@@ -1,0 +1,116 @@
+//! HeapDiff glue: turns a live V8 heap snapshot into a core `HeapSummary` and a core diff into
+//! memwatch's result object.
+//!
+//! The snapshot is walked by index (no recursion, whatever the heap's depth), summarised, and
+//! deleted before `takeHeapSummary` returns; only the compact summary outlives the call.
+
+use memwatch_core::summary::{self, DiffResult, SummaryBuilder};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::monitor::{current_isolate, Monitor};
+
+/// A heap snapshot reduced to (id, what, shallow size) per node. Opaque to JS.
+#[napi]
+pub struct HeapSummary {
+    inner: summary::HeapSummary,
+}
+
+#[napi]
+impl HeapSummary {
+    /// Nodes in the snapshot.
+    #[napi(getter)]
+    pub fn nodes(&self) -> f64 {
+        self.inner.nodes() as f64
+    }
+
+    /// Sum of the shallow sizes of all nodes, in bytes.
+    #[napi(getter)]
+    pub fn size_bytes(&self) -> f64 {
+        self.inner.size_bytes() as f64
+    }
+}
+
+/// Takes a heap snapshot (V8 runs a full GC first), summarises it and deletes it. Stats events
+/// and leak counting are suppressed meanwhile.
+#[napi]
+pub fn take_heap_summary(env: Env) -> Result<HeapSummary> {
+    let isolate = current_isolate()?;
+    let monitor = Monitor::of(&env)?;
+    let name_mask = (0..32).filter(|&t| summary::needs_name(t)).fold(0u32, |m, t| m | (1 << t));
+    let walked = monitor.suppressed(|| {
+        let mut builder = SummaryBuilder::with_capacity(1 << 16);
+        isolate
+            .walk_heap_snapshot(name_mask, |id, node_type, size, name| builder.push(id, node_type, name, size))
+            .map(|_| builder.finish())
+    });
+    let inner = walked.map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff failed: {e}")))?;
+    Ok(HeapSummary { inner })
+}
+
+#[napi(object)]
+pub struct DiffTotals {
+    pub nodes: f64,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+}
+
+#[napi(object)]
+pub struct DiffDetail {
+    pub what: String,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+    #[napi(js_name = "+")]
+    pub added: f64,
+    #[napi(js_name = "-")]
+    pub removed: f64,
+}
+
+#[napi(object)]
+pub struct DiffChange {
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+    #[napi(js_name = "freed_nodes")]
+    pub freed_nodes: f64,
+    #[napi(js_name = "allocated_nodes")]
+    pub allocated_nodes: f64,
+    pub details: Vec<DiffDetail>,
+}
+
+#[napi(object)]
+pub struct HeapDiffResult {
+    pub before: DiffTotals,
+    pub after: DiffTotals,
+    pub change: DiffChange,
+}
+
+/// memwatch's `HeapDiff.end()` result for two summaries.
+#[napi]
+pub fn diff_heap_summaries(before: &HeapSummary, after: &HeapSummary) -> HeapDiffResult {
+    let d: DiffResult = before.inner.diff(&after.inner);
+    let totals = |t: summary::Totals| DiffTotals { nodes: t.nodes as f64, size_bytes: t.size_bytes as f64, size: t.size };
+    HeapDiffResult {
+        before: totals(d.before),
+        after: totals(d.after),
+        change: DiffChange {
+            size_bytes: d.size_bytes as f64,
+            size: d.size,
+            freed_nodes: d.freed_nodes as f64,
+            allocated_nodes: d.allocated_nodes as f64,
+            details: d
+                .details
+                .into_iter()
+                .map(|x| DiffDetail {
+                    what: x.what,
+                    size_bytes: x.size_bytes as f64,
+                    size: x.size,
+                    added: x.added as f64,
+                    removed: x.removed as f64,
+                })
+                .collect(),
+        },
+    }
+}

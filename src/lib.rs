@@ -1,0 +1,119 @@
+//! memwatch-rs native addon: the napi surface over the per-isolate GC monitor, HeapDiff, and
+//! the V8 boundary. Thin by design: policy lives in `memwatch-core`, the JS API in `index.js`.
+
+mod heapdiff;
+mod monitor;
+mod v8;
+
+use memwatch_core::gc::{EngineConfig, StatsRecord};
+use memwatch_core::leak::LeakConfig;
+use memwatch_core::stats::StatsConfig;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::monitor::{current_isolate, event_args, EventSink, Monitor};
+
+/// `NODE_MODULE_VERSION` of the headers this binary was compiled against.
+const BUILT_FOR_ABI: &str = env!("MEMWATCH_NODE_ABI");
+const BUILT_FOR_NODE: &str = env!("MEMWATCH_NODE_VERSION");
+
+/// Refuses to load into a Node whose ABI differs from the one the V8 shim was compiled for:
+/// V8's C++ structs change between ABIs, so running anyway would be undefined behaviour.
+#[napi(module_exports)]
+pub fn init(_exports: Object, env: Env) -> Result<()> {
+    let global = env.get_global()?;
+    let process: Object = global.get_named_property("process")?;
+    let versions: Object = process.get_named_property("versions")?;
+    let running_abi: String = versions.get_named_property("modules")?;
+    let running_node: String = versions.get_named_property("node")?;
+    if running_abi != BUILT_FOR_ABI {
+        return Err(Error::from_reason(format!(
+            "memwatch-rs: this binary was built for Node ABI {BUILT_FOR_ABI} (node {BUILT_FOR_NODE}) \
+             but is loaded by node {running_node} (ABI {running_abi}). Rebuild it for this node with \
+             `npm rebuild memwatch-rs` (from a source checkout: `npm run build`)."
+        )));
+    }
+    Ok(())
+}
+
+/// What this binary was built for.
+#[napi(object)]
+pub struct BuildInfo {
+    pub abi: u32,
+    pub node: String,
+    pub v8: String,
+}
+
+#[napi]
+pub fn build_info() -> BuildInfo {
+    BuildInfo { abi: BUILT_FOR_ABI.parse().unwrap_or(0), node: BUILT_FOR_NODE.to_string(), v8: v8::v8_version() }
+}
+
+/// Names of the 'stats' fields, in the order `startMonitor` delivers their values.
+#[napi]
+pub fn stats_field_names() -> Vec<String> {
+    StatsRecord::default().fields().iter().map(|(name, _)| name.to_string()).collect()
+}
+
+/// Starts the GC monitor of this isolate. `deliver(kind, numbers, reason)` is called
+/// asynchronously, after the GC, for each 'stats' (kind 0) and 'leak' (kind 1) event.
+#[napi(ts_args_type = "deliver: (kind: number, values: number[], reason: string | null) => void")]
+pub fn start_monitor(env: Env, deliver: Function<'_, FnArgs<(u32, Vec<f64>, Option<String>)>, Unknown<'static>>) -> Result<()> {
+    let sink: EventSink = deliver
+        .build_threadsafe_function::<monitor::Event>()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build_callback(|ctx| Ok(event_args(ctx.value)))?;
+    Monitor::of(&env)?.start(&env, sink)
+}
+
+/// Stops the GC monitor of this isolate; no events are delivered afterwards.
+#[napi]
+pub fn stop_monitor(env: Env) -> Result<()> {
+    Monitor::of(&env)?.stop();
+    Ok(())
+}
+
+#[napi]
+pub fn is_monitoring(env: Env) -> Result<bool> {
+    Ok(Monitor::of(&env)?.is_running())
+}
+
+/// Leak rule and estimator settings, already validated by index.js.
+#[napi(object)]
+pub struct MonitorOptions {
+    pub consecutive_growths: u32,
+    pub recent_period: u32,
+    pub ancient_period: u32,
+    pub back_to_back_bytes: f64,
+}
+
+#[napi]
+pub fn get_options(env: Env) -> Result<MonitorOptions> {
+    let c = Monitor::of(&env)?.config();
+    Ok(MonitorOptions {
+        consecutive_growths: c.leak.consecutive_growths,
+        recent_period: c.stats.recent_period,
+        ancient_period: c.stats.ancient_period,
+        back_to_back_bytes: c.back_to_back_bytes as f64,
+    })
+}
+
+/// Replaces the settings; the estimator and the leak streak start over.
+#[napi]
+pub fn set_options(env: Env, options: MonitorOptions) -> Result<()> {
+    let config = EngineConfig {
+        stats: StatsConfig { recent_period: options.recent_period, ancient_period: options.ancient_period },
+        leak: LeakConfig { consecutive_growths: options.consecutive_growths },
+        back_to_back_bytes: options.back_to_back_bytes.max(0.0) as u64,
+    };
+    Monitor::of(&env)?.configure(config);
+    Ok(())
+}
+
+/// A full, synchronous GC; works without `--expose-gc`.
+#[napi]
+pub fn gc() -> Result<()> {
+    current_isolate()?.full_gc();
+    Ok(())
+}

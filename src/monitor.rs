@@ -1,0 +1,198 @@
+//! The per-isolate GC monitor: the GC hook, the stats/leak engine it feeds, and the channel that
+//! carries the engine's events to JS.
+//!
+//! One `Monitor` exists per Node environment (the main thread and each worker), stored as napi
+//! instance data, so no state is shared between isolates. The hook is installed only while JS
+//! has 'stats' or 'leak' listeners. Inside the GC it only does arithmetic and queues an event
+//! on a weak threadsafe function: no JS runs and nothing is allocated on the JS heap there.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use memwatch_core::gc::{EngineConfig, GcEngine, GcEvent, GcKind, StatsRecord};
+use memwatch_core::leak::LeakReport;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+
+use crate::v8::{GcHook, GcInfo, GcListener, GcPhase, Isolate};
+
+/// Event kinds as delivered to JS: `(kind, numbers, reason)`.
+pub const EVENT_STATS: u32 = 0;
+pub const EVENT_LEAK: u32 = 1;
+
+pub enum Event {
+    Stats(StatsRecord),
+    Leak(LeakReport),
+}
+
+type EventArgs = FnArgs<(u32, Vec<f64>, Option<String>)>;
+/// Weak (does not keep the event loop alive), not callee-handled (plain arguments).
+pub type EventSink = ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true>;
+
+/// Per-environment state, shared between the JS-facing functions and the GC hook.
+pub struct Monitor {
+    engine: RefCell<GcEngine>,
+    started_ns: Cell<[u64; 5]>,
+    last_full_used: Cell<Option<u64>>,
+    pending_allocation: Cell<Option<u64>>,
+    suppressed: Cell<u32>,
+    sink: RefCell<Option<EventSink>>,
+    hook: RefCell<Option<GcHook>>,
+    cleanup_registered: Cell<bool>,
+}
+
+/// Default engine settings: the original rule, plus the back-to-back threshold.
+pub fn default_engine_config() -> EngineConfig {
+    EngineConfig { back_to_back_bytes: 256 * 1024, ..EngineConfig::default() }
+}
+
+impl Monitor {
+    fn new() -> Monitor {
+        Monitor {
+            engine: RefCell::new(GcEngine::new(default_engine_config())),
+            started_ns: Cell::new([0; 5]),
+            last_full_used: Cell::new(None),
+            pending_allocation: Cell::new(None),
+            suppressed: Cell::new(0),
+            sink: RefCell::new(None),
+            hook: RefCell::new(None),
+            cleanup_registered: Cell::new(false),
+        }
+    }
+
+    /// The monitor of the calling environment, created on first use.
+    pub fn of(env: &Env) -> Result<Rc<Monitor>> {
+        if let Some(existing) = env.get_instance_data::<Rc<Monitor>>()? {
+            return Ok(existing.clone());
+        }
+        let monitor = Rc::new(Monitor::new());
+        env.set_instance_data(monitor.clone(), (), |_| {})?;
+        Ok(monitor)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.hook.borrow().is_some()
+    }
+
+    /// Installs the GC hook, delivering events to `sink`.
+    pub fn start(self: &Rc<Self>, env: &Env, sink: EventSink) -> Result<()> {
+        if self.is_running() {
+            return Err(Error::from_reason("memwatch-rs: the GC monitor is already running"));
+        }
+        let isolate = current_isolate()?;
+        if !self.cleanup_registered.get() {
+            // Tear the hook down with the environment (worker exit, terminate(), process.exit()),
+            // before V8 disposes the isolate the hook is registered on.
+            env.add_env_cleanup_hook(self.clone(), |monitor| monitor.stop())?;
+            self.cleanup_registered.set(true);
+        }
+        *self.sink.borrow_mut() = Some(sink);
+        let listener: Rc<dyn GcListener> = self.clone();
+        let hook = GcHook::install(isolate, listener).map_err(Error::from_reason)?;
+        *self.hook.borrow_mut() = Some(hook);
+        Ok(())
+    }
+
+    /// Removes the GC hook and closes the event channel. Idempotent.
+    pub fn stop(&self) {
+        let hook = self.hook.borrow_mut().take();
+        drop(hook);
+        let sink = self.sink.borrow_mut().take();
+        drop(sink);
+    }
+
+    pub fn configure(&self, config: EngineConfig) {
+        *self.engine.borrow_mut() = GcEngine::new(config);
+    }
+
+    pub fn config(&self) -> EngineConfig {
+        self.engine.borrow().config()
+    }
+
+    /// Runs `f` with stats and leak counting suppressed (HeapDiff's own GCs).
+    pub fn suppressed<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Guard<'a>(&'a Cell<u32>);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get().saturating_sub(1));
+            }
+        }
+        self.suppressed.set(self.suppressed.get() + 1);
+        let _guard = Guard(&self.suppressed);
+        f()
+    }
+
+    fn deliver(&self, event: Event) {
+        if let Ok(sink) = self.sink.try_borrow() {
+            if let Some(sink) = sink.as_ref() {
+                // Non-blocking: a full queue drops the event rather than stall the GC.
+                let _ = sink.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    }
+}
+
+fn slot(kinds: u32) -> usize {
+    GcKind::ALL.iter().position(|k| kinds & k.bit() != 0).unwrap_or(0)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+impl GcListener for Monitor {
+    fn on_gc(&self, info: &GcInfo) {
+        let slot = slot(info.kinds);
+        match info.phase {
+            GcPhase::Prologue => {
+                let mut started = self.started_ns.get();
+                started[slot] = info.monotonic_ns;
+                self.started_ns.set(started);
+                if let (Some(heap), Some(last)) = (info.heap, self.last_full_used.get()) {
+                    self.pending_allocation.set(Some(heap.used_heap_size.saturating_sub(last)));
+                }
+            }
+            GcPhase::Epilogue => {
+                let started = self.started_ns.get()[slot];
+                let duration_ns = if started == 0 { 0 } else { info.monotonic_ns.saturating_sub(started) };
+                let event = GcEvent {
+                    kinds: info.kinds,
+                    duration_ns,
+                    timestamp_us: now_us(),
+                    heap: info.heap,
+                    allocated_since_full_gc: if info.heap.is_some() {
+                        self.pending_allocation.take()
+                    } else {
+                        None
+                    },
+                };
+                if let Some(heap) = info.heap {
+                    self.last_full_used.set(Some(heap.used_heap_size));
+                }
+                let emission = match self.engine.try_borrow_mut() {
+                    Ok(mut engine) => engine.on_gc(&event, self.suppressed.get() > 0),
+                    Err(_) => return,
+                };
+                if let Some(stats) = emission.stats {
+                    self.deliver(Event::Stats(stats));
+                }
+                if let Some(leak) = emission.leak {
+                    self.deliver(Event::Leak(leak));
+                }
+            }
+        }
+    }
+}
+
+pub fn current_isolate() -> Result<Isolate> {
+    Isolate::current().ok_or_else(|| Error::from_reason("memwatch-rs: no V8 isolate on this thread"))
+}
+
+/// Converts an event into the arguments of the JS delivery function.
+pub fn event_args(event: Event) -> EventArgs {
+    match event {
+        Event::Stats(stats) => FnArgs::from((EVENT_STATS, stats.fields().iter().map(|f| f.1).collect(), None)),
+        Event::Leak(l) => FnArgs::from((EVENT_LEAK, vec![l.start_ms, l.end_ms, l.growth as f64], Some(l.reason))),
+    }
+}

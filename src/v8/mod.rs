@@ -1,0 +1,220 @@
+//! The V8 boundary: the one `extern "C"` block over `shim.cc`, and safe wrappers around it.
+//!
+//! Everything `unsafe` in memwatch-rs lives in this module. The wrappers hold the invariants the
+//! shim needs (an isolate pointer used only on its own thread, callbacks that never unwind into
+//! C++, hook data that outlives the hook) so the rest of the crate is safe Rust.
+
+use std::ffi::{c_char, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::rc::Rc;
+
+use memwatch_core::gc::HeapStats;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct HeapStatsRaw {
+    total_heap_size: u64,
+    total_heap_size_executable: u64,
+    total_physical_size: u64,
+    total_available_size: u64,
+    used_heap_size: u64,
+    heap_size_limit: u64,
+    malloced_memory: u64,
+    peak_malloced_memory: u64,
+}
+
+impl From<HeapStatsRaw> for HeapStats {
+    fn from(r: HeapStatsRaw) -> Self {
+        HeapStats {
+            total_heap_size: r.total_heap_size,
+            total_heap_size_executable: r.total_heap_size_executable,
+            total_physical_size: r.total_physical_size,
+            total_available_size: r.total_available_size,
+            used_heap_size: r.used_heap_size,
+            heap_size_limit: r.heap_size_limit,
+            malloced_memory: r.malloced_memory,
+            peak_malloced_memory: r.peak_malloced_memory,
+        }
+    }
+}
+
+#[repr(C)]
+struct GcInfoRaw {
+    phase: u32,
+    kinds: u32,
+    flags: u32,
+    has_heap: u32,
+    mono_ns: u64,
+    heap: HeapStatsRaw,
+}
+
+type GcFn = unsafe extern "C" fn(data: *mut c_void, info: *const GcInfoRaw);
+type NodeFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    id: u32,
+    node_type: u32,
+    shallow_size: u64,
+    name: *const c_char,
+    name_len: usize,
+);
+
+extern "C" {
+    fn mw_isolate_current() -> *mut c_void;
+    fn mw_v8_version() -> *const c_char;
+    fn mw_gc_hook_add(isolate: *mut c_void, f: GcFn, data: *mut c_void) -> *mut c_void;
+    fn mw_gc_hook_remove(handle: *mut c_void);
+    fn mw_full_gc(isolate: *mut c_void);
+    fn mw_snapshot_walk(isolate: *mut c_void, name_mask: u32, f: NodeFn, ctx: *mut c_void) -> i64;
+}
+
+/// Before or after a GC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcPhase {
+    Prologue,
+    Epilogue,
+}
+
+/// One GC callback, as plain data.
+#[derive(Clone, Copy, Debug)]
+pub struct GcInfo {
+    pub phase: GcPhase,
+    /// OR of `memwatch_core::gc::GcKind::bit()`s.
+    pub kinds: u32,
+    pub monotonic_ns: u64,
+    /// Heap statistics, read for full (mark-sweep-compact) GCs only.
+    pub heap: Option<HeapStats>,
+}
+
+/// Receives GC callbacks. Runs inside the GC: it must not call into JS or allocate on the JS
+/// heap. A panic is caught at the boundary and the GC goes on.
+pub trait GcListener {
+    fn on_gc(&self, info: &GcInfo);
+}
+
+/// The V8 isolate of the calling thread. Not `Send`: it is only valid on that thread.
+#[derive(Clone, Copy)]
+pub struct Isolate {
+    raw: NonNull<c_void>,
+    _not_send: std::marker::PhantomData<*mut ()>,
+}
+
+impl Isolate {
+    /// The isolate entered on this thread (main thread or a worker), if any.
+    pub fn current() -> Option<Isolate> {
+        // SAFETY: Isolate::GetCurrent only reads a thread-local; it is callable from any thread.
+        let raw = unsafe { mw_isolate_current() };
+        NonNull::new(raw).map(|raw| Isolate { raw, _not_send: std::marker::PhantomData })
+    }
+
+    /// A full, synchronous GC (V8's low-memory notification); no `--expose-gc` needed.
+    pub fn full_gc(&self) {
+        // SAFETY: called on the isolate's own thread, outside any GC callback (from JS).
+        unsafe { mw_full_gc(self.raw.as_ptr()) }
+    }
+
+    /// Takes a heap snapshot and calls `visit(id, type, shallow_size, name)` for each node in
+    /// index order; `name` is filled only for node types whose bit is set in `name_mask`. The
+    /// snapshot is deleted (and its memory returned to the OS) before this returns.
+    pub fn walk_heap_snapshot<F>(&self, name_mask: u32, mut visit: F) -> Result<u64, String>
+    where
+        F: FnMut(u32, u32, u64, &str),
+    {
+        struct Ctx<'a> {
+            visit: &'a mut dyn FnMut(u32, u32, u64, &str),
+            panicked: bool,
+        }
+        unsafe extern "C" fn on_node(
+            ctx: *mut c_void,
+            id: u32,
+            node_type: u32,
+            size: u64,
+            name: *const c_char,
+            len: usize,
+        ) {
+            // SAFETY: `ctx` is the `Ctx` below, alive for the whole walk; the shim passes a
+            // buffer of `len` bytes that stays valid during this call.
+            let ctx = unsafe { &mut *(ctx as *mut Ctx) };
+            if ctx.panicked {
+                return;
+            }
+            let bytes: &[u8] = if len == 0 || name.is_null() {
+                &[]
+            } else {
+                // SAFETY: see above: `name` points to `len` initialised bytes.
+                unsafe { std::slice::from_raw_parts(name as *const u8, len) }
+            };
+            let name = String::from_utf8_lossy(bytes);
+            let visit = &mut ctx.visit;
+            if catch_unwind(AssertUnwindSafe(|| visit(id, node_type, size, &name))).is_err() {
+                ctx.panicked = true;
+            }
+        }
+        let mut ctx = Ctx { visit: &mut visit, panicked: false };
+        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_node` never unwinds and
+        // `ctx` outlives the call.
+        let count = unsafe {
+            mw_snapshot_walk(self.raw.as_ptr(), name_mask, on_node, &mut ctx as *mut Ctx as *mut c_void)
+        };
+        if ctx.panicked {
+            return Err("internal error while summarising the heap snapshot".into());
+        }
+        if count < 0 {
+            return Err("V8 could not take a heap snapshot".into());
+        }
+        Ok(count as u64)
+    }
+}
+
+/// The V8 version the addon was compiled against (e.g. "11.3.244.8-node.33").
+pub fn v8_version() -> String {
+    // SAFETY: V8::GetVersion returns a static NUL-terminated string.
+    unsafe { CStr::from_ptr(mw_v8_version()) }.to_string_lossy().into_owned()
+}
+
+/// GC prologue/epilogue callbacks installed on one isolate; removed when dropped.
+pub struct GcHook {
+    handle: NonNull<c_void>,
+    listener: *mut Rc<dyn GcListener>,
+}
+
+impl GcHook {
+    pub fn install(isolate: Isolate, listener: Rc<dyn GcListener>) -> Result<GcHook, String> {
+        unsafe extern "C" fn trampoline(data: *mut c_void, info: *const GcInfoRaw) {
+            // SAFETY: `data` is the boxed listener owned by the GcHook, which removes the
+            // callbacks before freeing it; `info` points to a struct on the shim's stack.
+            let (listener, raw) = unsafe { (&*(data as *const Rc<dyn GcListener>), &*info) };
+            let info = GcInfo {
+                phase: if raw.phase == 0 { GcPhase::Prologue } else { GcPhase::Epilogue },
+                kinds: raw.kinds,
+                monotonic_ns: raw.mono_ns,
+                heap: (raw.has_heap != 0).then(|| raw.heap.into()),
+            };
+            // Never unwind into V8: a panic here is dropped and the GC goes on.
+            let _ = catch_unwind(AssertUnwindSafe(|| listener.on_gc(&info)));
+        }
+        let listener = Box::into_raw(Box::new(listener));
+        // SAFETY: on the isolate's thread; `listener` stays allocated until `drop` has removed
+        // the callbacks that receive it.
+        let handle = unsafe { mw_gc_hook_add(isolate.raw.as_ptr(), trampoline, listener as *mut c_void) };
+        match NonNull::new(handle) {
+            Some(handle) => Ok(GcHook { handle, listener }),
+            None => {
+                // SAFETY: the shim failed before registering anything; we still own the box.
+                drop(unsafe { Box::from_raw(listener) });
+                Err("out of memory installing the GC hook".into())
+            }
+        }
+    }
+}
+
+impl Drop for GcHook {
+    fn drop(&mut self) {
+        // SAFETY: removes both callbacks (on the owning thread: GcHook is !Send through the Rc)
+        // before the listener they point to is freed.
+        unsafe {
+            mw_gc_hook_remove(self.handle.as_ptr());
+            drop(Box::from_raw(self.listener));
+        }
+    }
+}

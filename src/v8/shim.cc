@@ -1,0 +1,206 @@
+// The only C++ in memwatch-rs: a thin `extern "C"` layer over the V8 APIs that Node-API does not
+// offer (GC callbacks, heap statistics, forcing a GC, heap snapshots).
+//
+// Rules: plain C structs and integers cross the boundary, never a C++ type; no exceptions, no
+// RTTI (node is built without it), no C++ standard library, so the addon links against nothing
+// but the `node` executable and libc. All policy lives in Rust; this file only translates.
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <v8.h>
+#include <v8-profiler.h>
+
+extern "C" {
+
+// Mirrors `HeapStatsRaw` in src/v8/mod.rs.
+struct mw_heap_stats {
+  uint64_t total_heap_size;
+  uint64_t total_heap_size_executable;
+  uint64_t total_physical_size;
+  uint64_t total_available_size;
+  uint64_t used_heap_size;
+  uint64_t heap_size_limit;
+  uint64_t malloced_memory;
+  uint64_t peak_malloced_memory;
+};
+
+// Mirrors `GcInfoRaw` in src/v8/mod.rs.
+struct mw_gc_info {
+  uint32_t phase;      // 0: prologue, 1: epilogue
+  uint32_t kinds;      // stable bits: 1 scavenge, 2 minor mark-sweep, 4 mark-sweep-compact,
+                       // 8 incremental marking, 16 process weak callbacks
+  uint32_t flags;      // v8::GCCallbackFlags, as is
+  uint32_t has_heap;   // 1 when `heap` was read (full GCs only)
+  uint64_t mono_ns;    // CLOCK_MONOTONIC at the callback
+  mw_heap_stats heap;
+};
+
+typedef void (*mw_gc_fn)(void* data, const mw_gc_info* info);
+
+// Called once per snapshot node. `name` is only read for the types set in `name_mask`
+// (otherwise it is empty). The pointer is valid for the duration of the call only.
+typedef void (*mw_node_fn)(void* ctx, uint32_t id, uint32_t type, uint64_t shallow_size,
+                           const char* name, size_t name_len);
+
+}  // extern "C"
+
+namespace {
+
+struct GcHook {
+  v8::Isolate* isolate;
+  mw_gc_fn fn;
+  void* data;
+};
+
+uint64_t monotonic_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void read_heap_stats(v8::Isolate* isolate, mw_heap_stats* out) {
+  v8::HeapStatistics hs;
+  isolate->GetHeapStatistics(&hs);
+  out->total_heap_size = hs.total_heap_size();
+  out->total_heap_size_executable = hs.total_heap_size_executable();
+  out->total_physical_size = hs.total_physical_size();
+  out->total_available_size = hs.total_available_size();
+  out->used_heap_size = hs.used_heap_size();
+  out->heap_size_limit = hs.heap_size_limit();
+  out->malloced_memory = hs.malloced_memory();
+  out->peak_malloced_memory = hs.peak_malloced_memory();
+}
+
+// V8 renumbered and renamed GC types across versions (kGCTypeMinorMarkCompact became
+// kGCTypeMinorMarkSweep, same bit); map them onto bits that never change.
+uint32_t stable_kinds(v8::GCType type) {
+  const uint32_t t = static_cast<uint32_t>(type);
+  uint32_t kinds = 0;
+  if (t & v8::kGCTypeScavenge) kinds |= 1;
+  if (t & (1u << 1)) kinds |= 2;  // minor mark-compact (node <= 20) / minor mark-sweep (22+)
+  if (t & v8::kGCTypeMarkSweepCompact) kinds |= 4;
+  if (t & v8::kGCTypeIncrementalMarking) kinds |= 8;
+  if (t & v8::kGCTypeProcessWeakCallbacks) kinds |= 16;
+  return kinds;
+}
+
+void on_gc(uint32_t phase, v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags flags,
+           void* data) {
+  GcHook* hook = static_cast<GcHook*>(data);
+  mw_gc_info info;
+  memset(&info, 0, sizeof info);
+  info.phase = phase;
+  info.kinds = stable_kinds(type);
+  info.flags = static_cast<uint32_t>(flags);
+  info.mono_ns = monotonic_ns();
+  if (info.kinds & 4) {
+    // Reading statistics allocates nothing on the JS heap; it is what memwatch always did here.
+    read_heap_stats(isolate, &info.heap);
+    info.has_heap = 1;
+  }
+  hook->fn(hook->data, &info);
+}
+
+void on_prologue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags flags, void* data) {
+  on_gc(0, isolate, type, flags, data);
+}
+
+void on_epilogue(v8::Isolate* isolate, v8::GCType type, v8::GCCallbackFlags flags, void* data) {
+  on_gc(1, isolate, type, flags, data);
+}
+
+}  // namespace
+
+extern "C" {
+
+// The isolate of the calling thread (each worker thread has its own), or NULL.
+void* mw_isolate_current(void) { return v8::Isolate::GetCurrent(); }
+
+// The V8 version the addon was compiled against, for diagnostics.
+const char* mw_v8_version(void) { return v8::V8::GetVersion(); }
+
+// Installs prologue and epilogue callbacks that forward every GC to `fn(data, info)`.
+// Returns an opaque handle for mw_gc_hook_remove, or NULL when out of memory.
+void* mw_gc_hook_add(void* isolate, mw_gc_fn fn, void* data) {
+  GcHook* hook = static_cast<GcHook*>(malloc(sizeof(GcHook)));
+  if (hook == nullptr) return nullptr;
+  hook->isolate = static_cast<v8::Isolate*>(isolate);
+  hook->fn = fn;
+  hook->data = data;
+  hook->isolate->AddGCPrologueCallback(on_prologue, hook, v8::kGCTypeAll);
+  hook->isolate->AddGCEpilogueCallback(on_epilogue, hook, v8::kGCTypeAll);
+  return hook;
+}
+
+// Removes the callbacks installed by mw_gc_hook_add and frees the handle.
+void mw_gc_hook_remove(void* handle) {
+  GcHook* hook = static_cast<GcHook*>(handle);
+  if (hook == nullptr) return;
+  hook->isolate->RemoveGCPrologueCallback(on_prologue, hook);
+  hook->isolate->RemoveGCEpilogueCallback(on_epilogue, hook);
+  free(hook);
+}
+
+// A full, synchronous GC that works without --expose-gc (unlike
+// RequestGarbageCollectionForTesting, which aborts without the flag).
+void mw_full_gc(void* isolate) { static_cast<v8::Isolate*>(isolate)->LowMemoryNotification(); }
+
+// Gives freed heap pages back to the OS; glibc keeps a deleted snapshot's memory otherwise.
+void mw_release_free_memory(void) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+// Takes a heap snapshot, calls `fn` for every node in index order, deletes the snapshot and
+// returns the node count, or -1 when V8 could not take a snapshot. Never recursive.
+int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, void* ctx) {
+  v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
+  v8::HandleScope outer(isolate);
+  const v8::HeapSnapshot* snapshot = isolate->GetHeapProfiler()->TakeHeapSnapshot();
+  if (snapshot == nullptr) return -1;
+
+  const int count = snapshot->GetNodesCount();
+  size_t cap = 256;
+  char* buf = static_cast<char*>(malloc(cap));
+  const int kBatch = 4096;  // bounds the handles one HandleScope accumulates
+  for (int start = 0; start < count; start += kBatch) {
+    v8::HandleScope scope(isolate);
+    const int end = start + kBatch < count ? start + kBatch : count;
+    for (int i = start; i < end; i++) {
+      const v8::HeapGraphNode* node = snapshot->GetNode(i);
+      const uint32_t type = static_cast<uint32_t>(node->GetType());
+      size_t len = 0;
+      if (type < 32 && (name_mask & (1u << type)) && buf != nullptr) {
+        v8::Local<v8::String> name = node->GetName();
+        const size_t need = static_cast<size_t>(name->Utf8Length(isolate)) + 1;
+        if (need > cap) {
+          char* bigger = static_cast<char*>(realloc(buf, need));
+          if (bigger != nullptr) {
+            buf = bigger;
+            cap = need;
+          }
+        }
+        if (need <= cap) {
+          len = static_cast<size_t>(name->WriteUtf8(isolate, buf, static_cast<int>(cap), nullptr,
+                                                    v8::String::NO_NULL_TERMINATION));
+        }
+      }
+      fn(ctx, static_cast<uint32_t>(node->GetId()), type,
+         static_cast<uint64_t>(node->GetShallowSize()), buf != nullptr ? buf : "", len);
+    }
+  }
+  free(buf);
+  const_cast<v8::HeapSnapshot*>(snapshot)->Delete();
+  mw_release_free_memory();
+  return count;
+}
+
+}  // extern "C"
