@@ -1,0 +1,27 @@
+'use strict';
+// The binary knows the Node ABI it was built for and refuses any other, with a message that says
+// how to rebuild. A different node is simulated by overriding process.versions.modules; the
+// matrix run (npm run test:matrix) loads real binaries into real other nodes.
+const test = require('node:test');
+const assert = require('node:assert');
+const { runNode } = require('./helpers');
+
+const FAKE = "Object.defineProperty(process.versions, 'modules', { value: '999' });";
+const BINARY = `prebuilds/${process.platform}-${process.arch}/memwatch-rs.abi${process.versions.modules}.node`;
+
+test('no binary for this ABI: a clear error naming both ABIs and the rebuild command', () => {
+  const r = runNode(`${FAKE} require('.')`);
+  assert.notStrictEqual(r.status, 0);
+  assert.strictEqual(r.signal, null);
+  assert.match(r.stderr, /no native binary for node v\d+\.\d+\.\d+ \(ABI 999/);
+  assert.match(r.stderr, new RegExp(`binaries for ABI ${process.versions.modules}`));
+  assert.match(r.stderr, /npm rebuild memwatch-rs/);
+});
+
+test('a binary forced onto another ABI refuses to load', () => {
+  const r = runNode(`${FAKE} require('.')`, { env: { MEMWATCH_RS_BINARY: BINARY } });
+  assert.notStrictEqual(r.status, 0);
+  assert.strictEqual(r.signal, null);
+  assert.match(r.stderr, new RegExp(`built for Node ABI ${process.versions.modules} .* \\(ABI 999\\)`));
+  assert.match(r.stderr, /npm rebuild memwatch-rs/);
+});

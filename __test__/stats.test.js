@@ -1,0 +1,200 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const v8 = require('node:v8');
+
+const memwatch = require('..');
+const { nextEvent, settle, runNode } = require('./helpers');
+
+const ORIGINAL_FIELDS = [
+  'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend',
+  'estimated_base', 'current_base', 'min', 'max',
+];
+const AIRBNB_FIELDS = [
+  'gc_ts', 'gcScavengeCount', 'gcScavengeTime', 'gcMarkSweepCompactCount', 'gcMarkSweepCompactTime',
+  'gcIncrementalMarkingCount', 'gcIncrementalMarkingTime', 'gcProcessWeakCallbacksCount',
+  'gcProcessWeakCallbacksTime', 'total_heap_size', 'total_heap_size_executable', 'total_physical_size',
+  'total_available_size', 'used_heap_size', 'heap_size_limit', 'malloced_memory', 'peak_malloced_memory',
+  'gc_time',
+];
+
+/** Collects every 'stats' event while `fn` runs, then stops listening. */
+async function collectStats(fn) {
+  const seen = [];
+  const on = (s) => seen.push(s);
+  memwatch.on('stats', on);
+  try {
+    await fn();
+    await settle();
+  } finally {
+    memwatch.removeListener('stats', on);
+  }
+  return seen;
+}
+
+test('require returns an EventEmitter with gc() and HeapDiff', () => {
+  assert.strictEqual(typeof memwatch.on, 'function');
+  assert.strictEqual(typeof memwatch.emit, 'function');
+  assert.strictEqual(typeof memwatch.gc, 'function');
+  assert.strictEqual(typeof memwatch.HeapDiff, 'function');
+  const info = memwatch.buildInfo();
+  assert.strictEqual(String(info.abi), process.versions.modules);
+});
+
+test('stats carry both lineages\' fields, all numbers', async () => {
+  const seen = await collectStats(() => memwatch.gc());
+  assert.ok(seen.length >= 1, 'gc() produced a stats event');
+  const s = seen[seen.length - 1];
+  for (const field of [...ORIGINAL_FIELDS, ...AIRBNB_FIELDS, 'gcMinorMarkSweepCount', 'gcMinorMarkSweepTime']) {
+    assert.ok(field in s, `missing field ${field}`);
+    assert.strictEqual(typeof s[field], 'number', `${field} is a number`);
+    assert.ok(Number.isFinite(s[field]), `${field} is finite`);
+  }
+  assert.deepStrictEqual(Object.keys(s).slice(0, 8), ORIGINAL_FIELDS, 'original fields first, in order');
+  assert.ok(s.gcMarkSweepCompactCount >= 1);
+  assert.ok(s.gc_time > 0, 'gc_time measured');
+  assert.ok(s.gcMarkSweepCompactTime >= s.gc_time);
+  assert.ok(Math.abs(s.gc_ts / 1000 - Date.now()) < 10000, 'gc_ts is microseconds since the epoch');
+  assert.ok(s.used_heap_size > 0 && s.used_heap_size <= s.total_heap_size);
+  assert.ok(s.heap_size_limit > s.total_heap_size);
+});
+
+test('num_full_gc grows across gc() calls and min <= current_base <= max once set', async () => {
+  const seen = await collectStats(async () => {
+    for (let i = 0; i < 5; i++) {
+      memwatch.gc();
+      await settle(5);
+    }
+  });
+  assert.ok(seen.length >= 5);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].num_full_gc > seen[i - 1].num_full_gc, 'num_full_gc strictly grows');
+    assert.ok(seen[i].heap_compactions >= seen[i - 1].heap_compactions);
+  }
+  const last = seen[seen.length - 1];
+  assert.ok(last.heap_compactions >= 3);
+  assert.ok(last.min > 0 && last.min <= last.current_base && last.current_base <= last.max);
+});
+
+test('current_base matches v8.getHeapStatistics() right after gc()', async () => {
+  let seen;
+  const used = [];
+  seen = await collectStats(() => {
+    memwatch.gc();
+    used.push(v8.getHeapStatistics().used_heap_size);
+  });
+  const s = seen[seen.length - 1];
+  // The statistics call itself allocates a little; they must agree within 64 KiB.
+  assert.ok(Math.abs(s.current_base - used[0]) < 64 * 1024, `current_base ${s.current_base} vs used ${used[0]}`);
+  assert.strictEqual(s.used_heap_size, s.current_base);
+});
+
+test('a shrinking heap gives a negative usage_trend', async () => {
+  memwatch.setOptions({ recentPeriod: 2, ancientPeriod: 20 });
+  try {
+    let big = [];
+    for (let i = 0; i < 3e5; i++) big.push({ i, s: `x${i}` });
+    const seen = await collectStats(async () => {
+      for (let round = 0; round < 8; round++) {
+        memwatch.gc();
+        await settle(5);
+      }
+      big = null;
+      for (let round = 0; round < 4; round++) {
+        memwatch.gc();
+        await settle(5);
+      }
+    });
+    const last = seen[seen.length - 1];
+    assert.ok(last.usage_trend < 0, `trend ${last.usage_trend}`);
+    assert.ok(last.usage_trend > -100, 'a percentage, not a wrapped unsigned value');
+  } finally {
+    memwatch.setOptions({ recentPeriod: 10, ancientPeriod: 120 });
+  }
+});
+
+test('gc() frees garbage synchronously', () => {
+  let garbage = [];
+  for (let i = 0; i < 2e5; i++) garbage.push({ i });
+  const before = v8.getHeapStatistics().used_heap_size;
+  garbage = null;
+  memwatch.gc();
+  const after = v8.getHeapStatistics().used_heap_size;
+  assert.ok(before - after > 4e6, `freed ${before - after} bytes`);
+});
+
+test('gc() works without --expose-gc and does not abort', () => {
+  const r = runNode(
+    "const m = require('.'); if (typeof global.gc === 'function') throw new Error('expose-gc is on');" +
+      "for (let i = 0; i < 3; i++) m.gc(); console.log('ok');",
+  );
+  assert.strictEqual(r.signal, null, r.stderr);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ok/);
+});
+
+test('no stats after the last listener is removed', async () => {
+  let count = 0;
+  const on = () => count++;
+  memwatch.on('stats', on);
+  memwatch.gc();
+  await settle();
+  assert.ok(count > 0);
+  memwatch.removeListener('stats', on);
+  const frozen = count;
+  memwatch.gc();
+  memwatch.gc();
+  await settle();
+  assert.strictEqual(count, frozen);
+});
+
+test('the hook is installed only while someone listens', async () => {
+  const r = runNode(`
+    const m = require('.');
+    const native = require('./prebuilds/${process.platform}-${process.arch}/memwatch-rs.abi${process.versions.modules}.node');
+    const states = [native.isMonitoring()];
+    const a = () => {}, b = () => {};
+    m.on('stats', a); states.push(native.isMonitoring());
+    m.on('leak', b); m.removeListener('stats', a); states.push(native.isMonitoring());
+    m.removeListener('leak', b); states.push(native.isMonitoring());
+    m.once('stats', () => { states.push('got'); console.log(JSON.stringify(states)); });
+    m.gc();
+  `);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.deepStrictEqual(JSON.parse(r.stdout), [false, true, true, false, 'got']);
+});
+
+test('a program that only listens exits by itself', () => {
+  const r = runNode("const m = require('.'); m.on('stats', () => {}); m.on('leak', () => {}); m.gc();", {
+    timeout: 20000,
+  });
+  assert.strictEqual(r.error, undefined, 'did not hang');
+  assert.strictEqual(r.status, 0, r.stderr);
+});
+
+test('stats keep flowing with natural GCs (no gc() calls)', async () => {
+  const first = nextEvent(memwatch, 'stats', 20000);
+  const keep = [];
+  const timer = setInterval(() => {
+    for (let i = 0; i < 2e4; i++) keep.push({ i, pad: new Array(8).fill(i) });
+    if (keep.length > 4e5) keep.length = 0;
+  }, 1);
+  try {
+    const s = await first;
+    assert.ok(s.num_full_gc >= 1);
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+test('bad arguments get clear errors', () => {
+  assert.throws(() => memwatch.on('stats', 'not a function'), { name: 'TypeError', message: /listener/ });
+  assert.throws(() => memwatch.setOptions({ consecutiveGrowth: 5 }), {
+    name: 'TypeError',
+    message: /unknown option "consecutiveGrowth"/,
+  });
+  assert.throws(() => memwatch.setOptions({ consecutiveGrowths: 0 }), { name: 'RangeError', message: /consecutiveGrowths/ });
+  assert.throws(() => memwatch.setOptions({ recentPeriod: 2.5 }), { name: 'RangeError' });
+  assert.throws(() => memwatch.setOptions('fast'), { name: 'TypeError' });
+  assert.strictEqual(memwatch.getOptions().consecutiveGrowths, 5, 'a rejected call changes nothing');
+});

@@ -1,0 +1,156 @@
+// Type definitions for memwatch-rs (hand-written; they document the public API).
+
+import { EventEmitter } from 'node:events';
+
+declare namespace memwatch {
+  /**
+   * Emitted after every full (mark-sweep-compact) GC. Carries the fields of both memwatch
+   * lineages, so code written for `memwatch`/`memwatch-next` or `@airbnb/node-memwatch` runs as is.
+   * Byte counts are exact 64-bit values (JS numbers are exact up to 8 PiB).
+   */
+  interface Stats {
+    // -- original memwatch lineage --
+    /** Count of full (mark-sweep-compact) GCs seen while listening. */
+    num_full_gc: number;
+    /** Count of all other GCs (scavenges, minor mark-sweep, incremental marking steps...). */
+    num_inc_gc: number;
+    /** Full GCs fed to the base estimator (back-to-back GCs with no allocation between do not count). */
+    heap_compactions: number;
+    /** Percent change of the recent heap base against the ancient one, one decimal; negative when shrinking. */
+    usage_trend: number;
+    /** The recent (smoothed) heap base, bytes. */
+    estimated_base: number;
+    /** Used heap right after this GC, bytes. */
+    current_base: number;
+    /** Smallest current_base since the 3rd compaction (0 before). */
+    min: number;
+    /** Largest current_base since the 3rd compaction (0 before). */
+    max: number;
+
+    // -- @airbnb/node-memwatch lineage --
+    /** Time of this GC, microseconds since the Unix epoch. */
+    gc_ts: number;
+    gcScavengeCount: number;
+    /** Total scavenge time, nanoseconds. */
+    gcScavengeTime: number;
+    gcMarkSweepCompactCount: number;
+    /** Total mark-sweep-compact time, nanoseconds. */
+    gcMarkSweepCompactTime: number;
+    gcIncrementalMarkingCount: number;
+    /** Total incremental marking time, nanoseconds. */
+    gcIncrementalMarkingTime: number;
+    gcProcessWeakCallbacksCount: number;
+    /** Total weak-callback processing time, nanoseconds. */
+    gcProcessWeakCallbacksTime: number;
+    total_heap_size: number;
+    total_heap_size_executable: number;
+    total_physical_size: number;
+    total_available_size: number;
+    used_heap_size: number;
+    heap_size_limit: number;
+    malloced_memory: number;
+    peak_malloced_memory: number;
+    /** Duration of this GC (prologue to epilogue), nanoseconds. */
+    gc_time: number;
+
+    // -- GC kinds newer than both lineages --
+    /** Minor mark-sweep GCs (node 22+; minor mark-compact on older V8). */
+    gcMinorMarkSweepCount: number;
+    /** Total minor mark-sweep time, nanoseconds. */
+    gcMinorMarkSweepTime: number;
+  }
+
+  /** Emitted when the heap base grew over `consecutiveGrowths` (default 5) consecutive full GCs. */
+  interface LeakInfo {
+    /** Time of the first growth of the streak. */
+    start: Date;
+    /** Time of the GC that completed the streak. */
+    end: Date;
+    /** Heap growth from start to end, bytes. */
+    growth: number;
+    /** e.g. `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr` */
+    reason: string;
+  }
+
+  interface HeapDiffTotals {
+    nodes: number;
+    size_bytes: number;
+    /** e.g. `6.78 mb` */
+    size: string;
+  }
+
+  interface HeapDiffDetail {
+    /** Constructor name for objects; `Array`, `String`, `Code`, `Closure`, `RegExp`, `Number`, `Native` otherwise. */
+    what: string;
+    /** Shallow bytes allocated minus freed. */
+    size_bytes: number;
+    size: string;
+    /** Instances allocated between the two snapshots (and still alive). */
+    '+': number;
+    /** Instances freed between the two snapshots. */
+    '-': number;
+  }
+
+  interface HeapDiffResult {
+    before: HeapDiffTotals;
+    after: HeapDiffTotals;
+    change: {
+      size_bytes: number;
+      size: string;
+      freed_nodes: number;
+      allocated_nodes: number;
+      /** Sorted by `what`, byte order. */
+      details: HeapDiffDetail[];
+    };
+  }
+
+  /** memwatch's heap diff: `new HeapDiff()` snapshots the heap (after a full GC). */
+  interface HeapDiff {
+    /** Snapshots the heap again and returns what changed. Throws if called twice. */
+    end(): HeapDiffResult;
+  }
+
+  interface HeapDiffConstructor {
+    new (): HeapDiff;
+    readonly prototype: HeapDiff;
+  }
+
+  interface Options {
+    /** Growths in a row that make a 'leak' (default 5). */
+    consecutiveGrowths: number;
+    /** Full GCs in the recent base's moving average (default 10). */
+    recentPeriod: number;
+    /** Full GCs in the ancient base's moving average (default 120). */
+    ancientPeriod: number;
+    /** A full GC preceded by at most this many allocated bytes is "back-to-back" (default 0: only a GC with no net allocation since the previous full GC). */
+    backToBackBytes: number;
+  }
+
+  interface BuildInfo {
+    /** NODE_MODULE_VERSION the binary was compiled for. */
+    abi: number;
+    /** Node version of the headers it was compiled against. */
+    node: string;
+    /** V8 version of those headers. */
+    v8: string;
+  }
+
+  interface MemWatch extends EventEmitter {
+    on(event: 'stats', listener: (stats: Stats) => void): this;
+    on(event: 'leak', listener: (info: LeakInfo) => void): this;
+    on(event: string | symbol, listener: (...args: any[]) => void): this;
+    once(event: 'stats', listener: (stats: Stats) => void): this;
+    once(event: 'leak', listener: (info: LeakInfo) => void): this;
+    once(event: string | symbol, listener: (...args: any[]) => void): this;
+    /** Forces a full, synchronous GC. No --expose-gc needed. */
+    gc(): void;
+    getOptions(): Options;
+    /** Validates and applies any subset of the options; returns the options in force. */
+    setOptions(options: Partial<Options>): Options;
+    buildInfo(): BuildInfo;
+    HeapDiff: HeapDiffConstructor;
+  }
+}
+
+declare const memwatch: memwatch.MemWatch;
+export = memwatch;
