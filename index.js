@@ -42,12 +42,14 @@ const EVENT_STATS = 0;
 const memwatch = new EventEmitter();
 const MONITORED = new Set(['stats', 'leak']);
 
+const EVENT_LEAK = 1;
+
 function deliver(kind, values, reason) {
   if (kind === EVENT_STATS) {
     const stats = {};
     for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
     memwatch.emit('stats', stats);
-  } else {
+  } else if (kind === EVENT_LEAK) {
     memwatch.emit('leak', { start: new Date(values[0]), end: new Date(values[1]), growth: values[2], reason });
   }
 }
@@ -58,10 +60,14 @@ function monitoredListeners() {
 
 // The GC hook exists only while someone listens: an idle memwatch costs nothing.
 memwatch.on('newListener', (event) => {
-  if (MONITORED.has(event) && !native.isMonitoring()) native.startMonitor(deliver);
+  if (!MONITORED.has(event)) return;
+  if (!native.isMonitoring()) native.startMonitor(deliver);
+  if (event === 'leak') native.setLeakWatch(true);
 });
 memwatch.on('removeListener', (event) => {
-  if (MONITORED.has(event) && monitoredListeners() === 0) native.stopMonitor();
+  if (!MONITORED.has(event)) return;
+  if (event === 'leak' && memwatch.listenerCount('leak') === 0) native.setLeakWatch(false);
+  if (monitoredListeners() === 0) native.stopMonitor();
 });
 
 /** Forces a full, synchronous garbage collection; no --expose-gc needed. */
@@ -71,18 +77,18 @@ memwatch.gc = function gc() {
 
 const OPTION_LIMITS = {
   consecutiveGrowths: { min: 1, max: 1000 },
+  highWaterWindow: { min: 0, max: 100000 },
   recentPeriod: { min: 1, max: 100000 },
   ancientPeriod: { min: 1, max: 100000 },
+  sampleGrowthPercent: { min: 0, max: 10000 },
+  sampleIntervalMs: { min: 0, max: 86400000 },
   backToBackBytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
 };
 
 function publicOptions(o) {
-  return {
-    consecutiveGrowths: o.consecutiveGrowths,
-    recentPeriod: o.recentPeriod,
-    ancientPeriod: o.ancientPeriod,
-    backToBackBytes: o.backToBackBytes,
-  };
+  const out = {};
+  for (const key of Object.keys(OPTION_LIMITS)) out[key] = o[key];
+  return out;
 }
 
 /** The leak rule and estimator settings in force. */

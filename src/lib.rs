@@ -5,7 +5,7 @@ mod heapdiff;
 mod monitor;
 mod v8;
 
-use memwatch_core::gc::{EngineConfig, StatsRecord};
+use memwatch_core::gc::{EngineConfig, SamplingConfig, StatsRecord};
 use memwatch_core::leak::LeakConfig;
 use memwatch_core::stats::StatsConfig;
 use napi::bindgen_prelude::*;
@@ -74,6 +74,13 @@ pub fn stop_monitor(env: Env) -> Result<()> {
     Ok(())
 }
 
+/// Whether JS listens for 'leak' (turns heap-base sampling on or off).
+#[napi]
+pub fn set_leak_watch(env: Env, active: bool) -> Result<()> {
+    Monitor::of(&env)?.set_leak_watch(active);
+    Ok(())
+}
+
 #[napi]
 pub fn is_monitoring(env: Env) -> Result<bool> {
     Ok(Monitor::of(&env)?.is_running())
@@ -83,8 +90,11 @@ pub fn is_monitoring(env: Env) -> Result<bool> {
 #[napi(object)]
 pub struct MonitorOptions {
     pub consecutive_growths: u32,
+    pub high_water_window: u32,
     pub recent_period: u32,
     pub ancient_period: u32,
+    pub sample_growth_percent: u32,
+    pub sample_interval_ms: u32,
     pub back_to_back_bytes: f64,
 }
 
@@ -93,8 +103,11 @@ pub fn get_options(env: Env) -> Result<MonitorOptions> {
     let c = Monitor::of(&env)?.config();
     Ok(MonitorOptions {
         consecutive_growths: c.leak.consecutive_growths,
+        high_water_window: c.leak.high_water_window,
         recent_period: c.stats.recent_period,
         ancient_period: c.stats.ancient_period,
+        sample_growth_percent: c.sampling.growth_percent,
+        sample_interval_ms: c.sampling.min_interval_ms.min(u64::from(u32::MAX)) as u32,
         back_to_back_bytes: c.back_to_back_bytes as f64,
     })
 }
@@ -104,7 +117,14 @@ pub fn get_options(env: Env) -> Result<MonitorOptions> {
 pub fn set_options(env: Env, options: MonitorOptions) -> Result<()> {
     let config = EngineConfig {
         stats: StatsConfig { recent_period: options.recent_period, ancient_period: options.ancient_period },
-        leak: LeakConfig { consecutive_growths: options.consecutive_growths },
+        leak: LeakConfig {
+            consecutive_growths: options.consecutive_growths,
+            high_water_window: options.high_water_window,
+        },
+        sampling: SamplingConfig {
+            growth_percent: options.sample_growth_percent,
+            min_interval_ms: u64::from(options.sample_interval_ms),
+        },
         back_to_back_bytes: options.back_to_back_bytes.max(0.0) as u64,
     };
     Monitor::of(&env)?.configure(config);

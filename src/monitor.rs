@@ -20,10 +20,13 @@ use crate::v8::{GcHook, GcInfo, GcListener, GcPhase, Isolate};
 /// Event kinds as delivered to JS: `(kind, numbers, reason)`.
 pub const EVENT_STATS: u32 = 0;
 pub const EVENT_LEAK: u32 = 1;
+pub const EVENT_SAMPLE: u32 = 2;
 
 pub enum Event {
     Stats(StatsRecord),
     Leak(LeakReport),
+    /// Start an incremental full GC; done on the JS thread, outside the GC that asked for it.
+    Sample,
 }
 
 type EventArgs = FnArgs<(u32, Vec<f64>, Option<String>)>;
@@ -104,7 +107,15 @@ impl Monitor {
     }
 
     pub fn configure(&self, config: EngineConfig) {
-        *self.engine.borrow_mut() = GcEngine::new(config);
+        let mut engine = self.engine.borrow_mut();
+        let sampling = engine.sampling_active();
+        *engine = GcEngine::new(config);
+        engine.set_sampling_active(sampling);
+    }
+
+    /// Heap-base sampling runs only while JS listens for 'leak'.
+    pub fn set_leak_watch(&self, active: bool) {
+        self.engine.borrow_mut().set_sampling_active(active);
     }
 
     pub fn config(&self) -> EngineConfig {
@@ -157,18 +168,15 @@ impl GcListener for Monitor {
             GcPhase::Epilogue => {
                 let started = self.started_ns.get()[slot];
                 let duration_ns = if started == 0 { 0 } else { info.monotonic_ns.saturating_sub(started) };
+                let is_full = info.kinds & GcKind::MarkSweepCompact.bit() != 0;
                 let event = GcEvent {
                     kinds: info.kinds,
                     duration_ns,
                     timestamp_us: now_us(),
                     heap: info.heap,
-                    allocated_since_full_gc: if info.heap.is_some() {
-                        self.pending_allocation.take()
-                    } else {
-                        None
-                    },
+                    allocated_since_full_gc: if is_full { self.pending_allocation.take() } else { None },
                 };
-                if let Some(heap) = info.heap {
+                if let (true, Some(heap)) = (is_full, info.heap) {
                     self.last_full_used.set(Some(heap.used_heap_size));
                 }
                 let emission = match self.engine.try_borrow_mut() {
@@ -181,6 +189,9 @@ impl GcListener for Monitor {
                 if let Some(leak) = emission.leak {
                     self.deliver(Event::Leak(leak));
                 }
+                if emission.request_sample {
+                    self.deliver(Event::Sample);
+                }
             }
         }
     }
@@ -190,9 +201,16 @@ pub fn current_isolate() -> Result<Isolate> {
     Isolate::current().ok_or_else(|| Error::from_reason("memwatch-rs: no V8 isolate on this thread"))
 }
 
-/// Converts an event into the arguments of the JS delivery function.
+/// Converts an event into the arguments of the JS delivery function, acting on the ones that
+/// are for the native side.
 pub fn event_args(event: Event) -> EventArgs {
     match event {
+        Event::Sample => {
+            if let Some(isolate) = Isolate::current() {
+                isolate.request_incremental_gc();
+            }
+            FnArgs::from((EVENT_SAMPLE, Vec::new(), None))
+        }
         Event::Stats(stats) => FnArgs::from((EVENT_STATS, stats.fields().iter().map(|f| f.1).collect(), None)),
         Event::Leak(l) => FnArgs::from((EVENT_LEAK, vec![l.start_ms, l.end_ms, l.growth as f64], Some(l.reason))),
     }

@@ -65,6 +65,8 @@ extern "C" {
     fn mw_gc_hook_add(isolate: *mut c_void, f: GcFn, data: *mut c_void) -> *mut c_void;
     fn mw_gc_hook_remove(handle: *mut c_void);
     fn mw_full_gc(isolate: *mut c_void);
+    fn mw_request_incremental_gc(isolate: *mut c_void);
+    fn mw_snapshot_floor(isolate: *mut c_void) -> i64;
     fn mw_snapshot_walk(isolate: *mut c_void, name_mask: u32, f: NodeFn, ctx: *mut c_void) -> i64;
 }
 
@@ -82,7 +84,7 @@ pub struct GcInfo {
     /// OR of `memwatch_core::gc::GcKind::bit()`s.
     pub kinds: u32,
     pub monotonic_ns: u64,
-    /// Heap statistics, read for full (mark-sweep-compact) GCs only.
+    /// Heap statistics: after every GC, and before full (mark-sweep-compact) GCs.
     pub heap: Option<HeapStats>,
 }
 
@@ -111,6 +113,20 @@ impl Isolate {
     pub fn full_gc(&self) {
         // SAFETY: called on the isolate's own thread, outside any GC callback (from JS).
         unsafe { mw_full_gc(self.raw.as_ptr()) }
+    }
+
+    /// Asks V8 to start incremental marking now, ending in a full GC soon; a low-pause way to
+    /// sample the heap base (V8's moderate memory-pressure path).
+    pub fn request_incremental_gc(&self) {
+        // SAFETY: called on the isolate's own thread from a JS-thread callback, outside any GC.
+        unsafe { mw_request_incremental_gc(self.raw.as_ptr()) }
+    }
+
+    /// Takes a heap snapshot and deletes it unread: the floor HeapDiff is benchmarked against.
+    pub fn bare_heap_snapshot(&self) -> Result<u64, String> {
+        // SAFETY: on the isolate's thread, from JS (not inside a GC).
+        let count = unsafe { mw_snapshot_floor(self.raw.as_ptr()) };
+        u64::try_from(count).map_err(|_| "V8 could not take a heap snapshot".to_string())
     }
 
     /// Takes a heap snapshot and calls `visit(id, type, shallow_size, name)` for each node in

@@ -37,7 +37,7 @@ struct mw_gc_info {
   uint32_t kinds;      // stable bits: 1 scavenge, 2 minor mark-sweep, 4 mark-sweep-compact,
                        // 8 incremental marking, 16 process weak callbacks
   uint32_t flags;      // v8::GCCallbackFlags, as is
-  uint32_t has_heap;   // 1 when `heap` was read (full GCs only)
+  uint32_t has_heap;   // 1 when `heap` was read (every epilogue; prologues of full GCs)
   uint64_t mono_ns;    // CLOCK_MONOTONIC at the callback
   mw_heap_stats heap;
 };
@@ -100,8 +100,9 @@ void on_gc(uint32_t phase, v8::Isolate* isolate, v8::GCType type, v8::GCCallback
   info.kinds = stable_kinds(type);
   info.flags = static_cast<uint32_t>(flags);
   info.mono_ns = monotonic_ns();
-  if (info.kinds & 4) {
-    // Reading statistics allocates nothing on the JS heap; it is what memwatch always did here.
+  if (phase == 1 || (info.kinds & 4)) {
+    // Reading statistics allocates nothing on the JS heap (a few hundred ns); memwatch always
+    // read them here.
     read_heap_stats(isolate, &info.heap);
     info.has_heap = 1;
   }
@@ -152,11 +153,30 @@ void mw_gc_hook_remove(void* handle) {
 // RequestGarbageCollectionForTesting, which aborts without the flag).
 void mw_full_gc(void* isolate) { static_cast<v8::Isolate*>(isolate)->LowMemoryNotification(); }
 
+// Asks V8 for an incremental full GC soon (its moderate memory-pressure path: incremental
+// marking starts now and finishes with a mark-compact). Call from JS, never inside a GC.
+void mw_request_incremental_gc(void* isolate) {
+  static_cast<v8::Isolate*>(isolate)->MemoryPressureNotification(v8::MemoryPressureLevel::kModerate);
+}
+
 // Gives freed heap pages back to the OS; glibc keeps a deleted snapshot's memory otherwise.
 void mw_release_free_memory(void) {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+// The benchmark floor: takes a heap snapshot exactly as mw_snapshot_walk does and deletes it
+// without walking it. Returns the node count, or -1.
+int64_t mw_snapshot_floor(void* isolate_ptr) {
+  v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
+  v8::HandleScope outer(isolate);
+  const v8::HeapSnapshot* snapshot = isolate->GetHeapProfiler()->TakeHeapSnapshot();
+  if (snapshot == nullptr) return -1;
+  const int count = snapshot->GetNodesCount();
+  const_cast<v8::HeapSnapshot*>(snapshot)->Delete();
+  mw_release_free_memory();
+  return count;
 }
 
 // Takes a heap snapshot, calls `fn` for every node in index order, deletes the snapshot and

@@ -64,11 +64,32 @@ pub struct GcEvent {
     pub duration_ns: u64,
     /// Wall clock at the epilogue, microseconds since the Unix epoch.
     pub timestamp_us: u64,
-    /// Heap statistics after the GC; the glue reads them for full GCs only.
+    /// Heap statistics after the GC (full GCs need them; minor GCs use them for sampling).
     pub heap: Option<HeapStats>,
     /// Bytes allocated between the previous full GC's epilogue and this GC's prologue, when
     /// known. A full GC with (almost) nothing allocated before it is a back-to-back GC.
     pub allocated_since_full_gc: Option<u64>,
+}
+
+/// When to ask V8 for an extra, incremental full GC so the leak detector sees the heap base
+/// often enough.
+///
+/// V8 raises the old-generation limit by up to 4x at each full GC, so a program whose old
+/// generation grows mostly through a leak (the usual case in a server: everything else dies
+/// young) gets one full GC per 4x of growth, and five of them take a 1000x heap. While a 'leak'
+/// listener is attached, the engine asks for a sample once the heap has grown by
+/// `growth_percent` since the last full GC, at most every `min_interval_ms`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplingConfig {
+    /// 0 disables sampling: only the GCs V8 runs on its own are seen.
+    pub growth_percent: u32,
+    pub min_interval_ms: u64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig { growth_percent: 25, min_interval_ms: 1000 }
+    }
 }
 
 /// Everything the engine can be tuned with.
@@ -76,6 +97,7 @@ pub struct GcEvent {
 pub struct EngineConfig {
     pub stats: StatsConfig,
     pub leak: LeakConfig,
+    pub sampling: SamplingConfig,
     /// A full GC preceded by at most this many bytes of allocation is "back-to-back".
     pub back_to_back_bytes: u64,
 }
@@ -138,6 +160,8 @@ impl StatsRecord {
 pub struct Emission {
     pub stats: Option<StatsRecord>,
     pub leak: Option<LeakReport>,
+    /// Ask V8 for an incremental full GC (see [`SamplingConfig`]).
+    pub request_sample: bool,
 }
 
 /// The per-isolate engine.
@@ -150,6 +174,12 @@ pub struct GcEngine {
     num_inc_gc: u64,
     counts: [u64; 5],
     times_ns: [u64; 5],
+    sampling_active: bool,
+    sample_pending: bool,
+    last_full_used: Option<u64>,
+    /// Used heap after the first GC seen: the sampling reference until a full GC gives a base.
+    first_used: Option<u64>,
+    last_sample_request_us: Option<u64>,
 }
 
 impl Default for GcEngine {
@@ -168,7 +198,44 @@ impl GcEngine {
             num_inc_gc: 0,
             counts: [0; 5],
             times_ns: [0; 5],
+            sampling_active: false,
+            sample_pending: false,
+            last_full_used: None,
+            first_used: None,
+            last_sample_request_us: None,
         }
+    }
+
+    pub fn sampling_active(&self) -> bool {
+        self.sampling_active
+    }
+
+    /// Turns heap-base sampling on while someone listens for leaks.
+    pub fn set_sampling_active(&mut self, active: bool) {
+        self.sampling_active = active;
+    }
+
+    fn wants_sample(&mut self, event: &GcEvent) -> bool {
+        let s = self.config.sampling;
+        if !self.sampling_active || s.growth_percent == 0 || self.sample_pending {
+            return false;
+        }
+        let Some(heap) = event.heap else {
+            return false;
+        };
+        let Some(base) = self.last_full_used.or(self.first_used) else {
+            return false;
+        };
+        let threshold = base as f64 * (1.0 + f64::from(s.growth_percent) / 100.0);
+        let rested = self
+            .last_sample_request_us
+            .is_none_or(|last| event.timestamp_us.saturating_sub(last) >= s.min_interval_ms * 1000);
+        if heap.used_heap_size as f64 > threshold && rested {
+            self.sample_pending = true;
+            self.last_sample_request_us = Some(event.timestamp_us);
+            return true;
+        }
+        false
     }
 
     pub fn config(&self) -> EngineConfig {
@@ -179,6 +246,9 @@ impl GcEngine {
     /// produce a stats record and maybe a leak report. `suppressed` GCs (those a HeapDiff
     /// causes) are counted but feed neither the estimator nor the detector, and emit nothing.
     pub fn on_gc(&mut self, event: &GcEvent, suppressed: bool) -> Emission {
+        if self.first_used.is_none() {
+            self.first_used = event.heap.map(|h| h.used_heap_size);
+        }
         for kind in GcKind::ALL {
             if event.kinds & kind.bit() != 0 {
                 self.counts[kind.index()] += 1;
@@ -188,9 +258,13 @@ impl GcEngine {
         let is_full = event.kinds & GcKind::MarkSweepCompact.bit() != 0;
         if !is_full {
             self.num_inc_gc += 1;
-            return Emission::default();
+            return Emission { request_sample: self.wants_sample(event), ..Emission::default() };
         }
         self.num_full_gc += 1;
+        self.sample_pending = false;
+        if let Some(heap) = event.heap {
+            self.last_full_used = Some(heap.used_heap_size);
+        }
         let heap = match event.heap {
             Some(heap) if !suppressed => heap,
             _ => return Emission::default(),
@@ -215,6 +289,88 @@ impl GcEngine {
             heap,
             gc_time_ns: event.duration_ns,
         };
-        Emission { stats: Some(stats), leak }
+        Emission { stats: Some(stats), leak, request_sample: false }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    fn gc(kinds: u32, used: u64, t_ms: u64, allocated: Option<u64>) -> GcEvent {
+        GcEvent {
+            kinds,
+            duration_ns: 1000,
+            timestamp_us: t_ms * 1000,
+            heap: Some(HeapStats { used_heap_size: used, total_heap_size: used * 2, ..HeapStats::default() }),
+            allocated_since_full_gc: allocated,
+        }
+    }
+    const SCAVENGE: u32 = 1;
+    const FULL: u32 = 4;
+
+    #[test]
+    fn minor_gcs_count_but_emit_nothing() {
+        let mut e = GcEngine::default();
+        let out = e.on_gc(&gc(SCAVENGE, MB, 0, None), false);
+        assert_eq!(out, Emission::default());
+        let out = e.on_gc(&gc(FULL, MB, 1, None), false);
+        let stats = out.stats.unwrap();
+        assert_eq!(stats.base.num_inc_gc, 1);
+        assert_eq!(stats.base.num_full_gc, 1);
+        assert_eq!(stats.counts[0], 1);
+        assert_eq!(stats.counts[2], 1);
+        assert_eq!(stats.gc_time_ns, 1000);
+    }
+
+    #[test]
+    fn suppressed_full_gcs_emit_nothing_and_feed_nothing() {
+        let mut e = GcEngine::default();
+        e.on_gc(&gc(FULL, MB, 0, None), false);
+        let out = e.on_gc(&gc(FULL, 50 * MB, 1, Some(49 * MB)), true);
+        assert!(out.stats.is_none() && out.leak.is_none());
+        let stats = e.on_gc(&gc(FULL, 2 * MB, 2, Some(MB)), false).stats.unwrap();
+        assert_eq!(stats.base.heap_compactions, 2, "the suppressed GC was not a compaction sample");
+        assert_eq!(stats.base.num_full_gc, 3, "but it was a full GC");
+    }
+
+    #[test]
+    fn forced_gc_pairs_with_leaks_between_fire_after_five() {
+        let mut e = GcEngine::new(EngineConfig { back_to_back_bytes: 0, ..EngineConfig::default() });
+        let mut used = 10 * MB;
+        let mut leaks = 0;
+        for round in 0..6u64 {
+            // First GC of the pair: 200 KB leaked since the previous full GC.
+            used += 200 * 1024;
+            leaks += e.on_gc(&gc(FULL, used, round * 10, Some(200 * 1024)), false).leak.is_some() as u32;
+            // Second GC of the pair: nothing allocated; the heap is equal or a little smaller.
+            used -= 64;
+            leaks += e.on_gc(&gc(FULL, used, round * 10 + 1, Some(0)), false).leak.is_some() as u32;
+        }
+        assert_eq!(leaks, 1, "a harness leaking between gc() calls is caught once");
+    }
+
+    #[test]
+    fn sampling_starts_before_the_first_full_gc() {
+        let mut e = GcEngine::default();
+        e.set_sampling_active(true);
+        assert!(!e.on_gc(&gc(SCAVENGE, 8 * MB, 0, None), false).request_sample);
+        assert!(e.on_gc(&gc(SCAVENGE, 11 * MB, 10, None), false).request_sample, "the first GC is the reference");
+    }
+
+    #[test]
+    fn sampling_requests_follow_growth_rate_limit_and_listeners() {
+        let mut e = GcEngine::default();
+        e.on_gc(&gc(FULL, 100 * MB, 0, None), false);
+        assert!(!e.on_gc(&gc(SCAVENGE, 200 * MB, 10, None), false).request_sample, "inactive without a leak listener");
+        e.set_sampling_active(true);
+        assert!(!e.on_gc(&gc(SCAVENGE, 120 * MB, 20, None), false).request_sample, "below +25%");
+        assert!(e.on_gc(&gc(SCAVENGE, 130 * MB, 30, None), false).request_sample, "above +25%");
+        assert!(!e.on_gc(&gc(SCAVENGE, 140 * MB, 40, None), false).request_sample, "one pending at a time");
+        e.on_gc(&gc(FULL, 130 * MB, 50, Some(10 * MB)), false);
+        assert!(!e.on_gc(&gc(SCAVENGE, 200 * MB, 500, None), false).request_sample, "at most once per second");
+        assert!(e.on_gc(&gc(SCAVENGE, 200 * MB, 1100, None), false).request_sample);
     }
 }

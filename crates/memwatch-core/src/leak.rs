@@ -1,23 +1,31 @@
 //! The 'leak' detector: memwatch's "heap base grew over N consecutive full GCs" rule.
 //!
 //! Fed the used heap after each full GC (the same samples as the stats engine), it reports a
-//! leak when the base has grown `consecutive_growths` times in a row, then starts over.
+//! leak when the base has grown `consecutive_growths` times in a row, then starts over. A lower
+//! base breaks the streak; an equal one neither grows nor breaks it.
 //! Fixed against the original: 64-bit growth, a rate that never overflows or divides by zero,
 //! and back-to-back GCs that saw no allocation (the pair a forced GC makes, the GCs a heap
 //! snapshot makes) refine the last sample instead of counting as growth or breaking the streak.
 
+use std::collections::VecDeque;
+
 use crate::format::{nice_delta, nice_size};
 
-/// Tunables of the leak rule. Defaults are the original's rule.
+/// Tunables of the leak rule. Defaults are the original's rule plus the high-water guard.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LeakConfig {
     /// Growths in a row that make a leak (the original: 5).
     pub consecutive_growths: u32,
+    /// The false-alarm guard: a streak reports only once the heap base is above every base of
+    /// the last `high_water_window` full GCs before the streak. A leak always sets new highs; a
+    /// heap wandering around a steady mean rarely does so at the end of a run of rises. 0 turns
+    /// the guard off (the original rule exactly).
+    pub high_water_window: u32,
 }
 
 impl Default for LeakConfig {
     fn default() -> Self {
-        LeakConfig { consecutive_growths: 5 }
+        LeakConfig { consecutive_growths: 5, high_water_window: 120 }
     }
 }
 
@@ -38,6 +46,8 @@ pub struct LeakReport {
 #[derive(Clone, Debug)]
 pub struct LeakDetector {
     config: LeakConfig,
+    /// Bases of recent full GCs, oldest first, the last one being the latest sample.
+    history: VecDeque<u64>,
     last_base: Option<u64>,
     streak: u32,
     streak_start_ms: f64,
@@ -48,6 +58,7 @@ impl LeakDetector {
     pub fn new(config: LeakConfig) -> Self {
         LeakDetector {
             config,
+            history: VecDeque::new(),
             last_base: None,
             streak: 0,
             streak_start_ms: 0.0,
@@ -66,22 +77,47 @@ impl LeakDetector {
 
     /// Feeds the used heap after a full GC that had allocation before it.
     pub fn observe(&mut self, used_heap: u64, now_ms: f64) -> Option<LeakReport> {
-        let grew = matches!(self.last_base, Some(last) if used_heap > last);
+        let previous = self.last_base;
         self.last_base = Some(used_heap);
-        if !grew {
-            self.streak = 0;
-            return None;
+        self.remember(used_heap);
+        match previous {
+            Some(last) if used_heap > last => {}
+            // An equal base is neither growth nor a shrink (forced GCs come in equal pairs).
+            Some(last) if used_heap == last => return None,
+            _ => {
+                self.streak = 0;
+                return None;
+            }
         }
         if self.streak == 0 {
             self.streak_start_ms = now_ms;
             self.streak_start_base = used_heap;
         }
         self.streak += 1;
-        if self.streak < self.config.consecutive_growths.max(1) {
+        if self.streak < self.config.consecutive_growths.max(1) || !self.above_high_water(used_heap) {
+            // Not yet a leak; a streak held back by the guard keeps counting while it grows.
             return None;
         }
         self.streak = 0;
         Some(self.report(used_heap, now_ms))
+    }
+
+    fn remember(&mut self, used_heap: u64) {
+        let keep = self.config.high_water_window as usize + self.config.consecutive_growths as usize + 1;
+        self.history.push_back(used_heap);
+        while self.history.len() > keep.max(1) {
+            self.history.pop_front();
+        }
+    }
+
+    /// Whether `used_heap` tops every base recorded before the current streak.
+    fn above_high_water(&self, used_heap: u64) -> bool {
+        if self.config.high_water_window == 0 {
+            return true;
+        }
+        let before_streak = self.history.len().saturating_sub(self.streak as usize);
+        let window_start = before_streak.saturating_sub(self.config.high_water_window as usize);
+        self.history.range(window_start..before_streak).all(|&base| used_heap > base)
     }
 
     /// Feeds a back-to-back full GC (no allocation since the previous one): it replaces the
@@ -89,9 +125,13 @@ impl LeakDetector {
     pub fn refine_last(&mut self, used_heap: u64) {
         if self.last_base.is_none() {
             self.last_base = Some(used_heap);
+            self.remember(used_heap);
             return;
         }
         self.last_base = Some(used_heap);
+        if let Some(last) = self.history.back_mut() {
+            *last = used_heap;
+        }
         if self.streak == 1 {
             // The sample being refined is the one that opened the streak.
             self.streak_start_base = used_heap;
@@ -149,17 +189,18 @@ mod tests {
     }
 
     #[test]
-    fn a_shrink_resets_and_equal_resets_without_refinement() {
+    fn a_shrink_resets_an_equal_base_does_not() {
         let mut d = detector();
         d.observe(1000, 0.0);
-        for h in [1100, 1200, 1300, 1400] {
+        for h in [1100, 1200, 1300] {
             d.observe(h, 0.0);
         }
+        assert!(d.observe(1300, 0.0).is_none(), "an equal base is not growth");
+        assert_eq!(d.streak(), 3, "and does not reset the count");
         assert!(d.observe(1350, 0.0).is_none());
-        assert_eq!(d.streak(), 0);
-        d.observe(1400, 0.0);
-        assert!(d.observe(1400, 0.0).is_none(), "an equal sample is not growth");
-        assert_eq!(d.streak(), 0);
+        assert_eq!(d.streak(), 4);
+        assert!(d.observe(1340, 0.0).is_none());
+        assert_eq!(d.streak(), 0, "a shrink resets");
     }
 
     #[test]
@@ -206,8 +247,40 @@ mod tests {
     }
 
     #[test]
+    fn guard_holds_back_a_rise_that_stays_below_an_earlier_peak() {
+        let mut d = detector();
+        // An earlier peak at 2000, then a dip and five rises that stay below it: noise.
+        for h in [1500, 2000, 1000, 1100, 1200, 1300, 1400] {
+            assert!(d.observe(h, 0.0).is_none());
+        }
+        assert!(d.observe(1500, 0.0).is_none(), "five rises below the old peak are not a leak");
+        assert_eq!(d.streak(), 5, "the held-back streak keeps counting");
+        assert!(d.observe(1900, 0.0).is_none());
+        let r = d.observe(2100, 1.0).expect("fires once the rise tops the old peak");
+        assert_eq!(r.growth, 1000);
+    }
+
+    #[test]
+    fn guard_off_is_the_original_rule() {
+        let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 5, high_water_window: 0 });
+        for h in [1500, 2000, 1000, 1100, 1200, 1300, 1400] {
+            assert!(d.observe(h, 0.0).is_none());
+        }
+        assert!(d.observe(1500, 0.0).is_some());
+    }
+
+    #[test]
+    fn old_peaks_age_out_of_the_window() {
+        let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 5, high_water_window: 3 });
+        for h in [9000, 100, 100, 100, 100, 101, 102, 103, 104] {
+            assert!(d.observe(h, 0.0).is_none());
+        }
+        assert!(d.observe(105, 0.0).is_some(), "a peak older than the window no longer holds it back");
+    }
+
+    #[test]
     fn configured_count_is_used_and_named() {
-        let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 2 });
+        let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 2, ..LeakConfig::default() });
         d.observe(10, 0.0);
         assert!(d.observe(20, 0.0).is_none());
         let r = d.observe(30, 1000.0).unwrap();

@@ -1,0 +1,19 @@
+'use strict';
+// LEAK: every request appends a record to a module-level log that nothing ever trims.
+class RequestLog {
+  constructor(ctx) {
+    this.id = ctx.id;
+    this.url = ctx.url;
+    this.at = Date.now();
+    this.agent = ctx.headers['user-agent'];
+  }
+}
+const logs = [];
+
+module.exports = {
+  kind: 'leak',
+  description: 'per-request records pushed into a global array',
+  handle(ctx) {
+    logs.push(new RequestLog(ctx));
+  },
+};

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+'use strict';
+// memwatch-rs demo: a small HTTP service with a classic leak (every request's session record is
+// kept in a module-level array), driven by a bounded load on 127.0.0.1. memwatch-rs prints the
+// heap after each full GC, announces the 'leak', and a HeapDiff names what leaked.
+//
+//   npm run demo
+const http = require('node:http');
+const path = require('node:path');
+const { fork } = require('node:child_process');
+const memwatch = require('..');
+
+const MAX_SECONDS = 60;
+
+// ---- the application, with its bug ----------------------------------------------------------
+class SessionRecord {
+  constructor(id, user, url) {
+    this.id = id;
+    this.user = user;
+    this.url = url;
+    this.startedAt = Date.now();
+  }
+}
+const sessions = []; // BUG: nothing ever removes finished sessions
+
+let served = 0;
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    sessions.push(new SessionRecord(++served, body.user, req.url));
+    const payload = JSON.stringify({ ok: true, id: served });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(payload);
+  });
+});
+
+// ---- memwatch-rs ----------------------------------------------------------------------------
+const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+
+memwatch.on('stats', (s) => {
+  console.log(
+    `[${elapsed().padStart(6)}] full GC #${s.num_full_gc}: heap after GC ${mb(s.current_base)}, ` +
+      `estimated base ${mb(s.estimated_base)}, trend ${s.usage_trend}%`,
+  );
+});
+
+let load = null;
+let hd = null;
+memwatch.once('leak', (info) => {
+  console.log(`\n*** memwatch 'leak' after ${elapsed()} and ${served} requests`);
+  console.log(`    ${info.reason}`);
+  console.log(`    growth ${mb(info.growth)} between ${info.start.toISOString()} and ${info.end.toISOString()}\n`);
+  load.kill();
+  console.log('HeapDiff since the server started (full GC + heap snapshot)...');
+  const t = Date.now();
+  const diff = hd.end();
+  console.log(`done in ${Date.now() - t} ms: heap ${diff.before.size} -> ${diff.after.size} (${diff.change.size})\n`);
+  const top = [...diff.change.details].sort((a, b) => b.size_bytes - a.size_bytes).slice(0, 6);
+  console.log('  what                      +new      -freed    size change');
+  for (const d of top) {
+    console.log(`  ${d.what.padEnd(24)} ${String(d['+']).padStart(8)}  ${String(d['-']).padStart(8)}    ${d.size}`);
+  }
+  const culprit = top.find((d) => !['Array', 'String', 'Object', 'Code', 'Closure', 'Number', 'Native'].includes(d.what));
+  if (culprit) {
+    console.log(`\n=> ${culprit['+']} new ${culprit.what} objects are still alive (${culprit.size}): that is the leak.`);
+  }
+  server.close();
+  process.exit(0);
+});
+
+server.listen(0, '127.0.0.1', () => {
+  const url = `http://127.0.0.1:${server.address().port}/checkout/`;
+  console.log(`memwatch-rs demo: leaky service on ${url}, driven for at most ${MAX_SECONDS}s\n`);
+  hd = new memwatch.HeapDiff();
+  load = fork(path.join(__dirname, '..', 'bench', 'scenarios', 'load.js'), [url, String(MAX_SECONDS), '16']);
+  load.on('exit', () => {
+    console.log(`no 'leak' within ${MAX_SECONDS}s (${served} requests)`);
+    process.exit(1);
+  });
+});
