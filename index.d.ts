@@ -118,10 +118,16 @@ declare namespace memwatch {
   interface Options {
     /** Growths in a row that make a 'leak' (default 5). */
     consecutiveGrowths: number;
+    /** A streak fires only above every base of this many full GCs before it (default 120; 0: off). */
+    highWaterWindow: number;
     /** Full GCs in the recent base's moving average (default 10). */
     recentPeriod: number;
     /** Full GCs in the ancient base's moving average (default 120). */
     ancientPeriod: number;
+    /** With a 'leak' listener: ask V8 for an incremental full GC after this % of heap growth (default 25; 0: never). */
+    sampleGrowthPercent: number;
+    /** At most one such request per this many ms (default 1000). */
+    sampleIntervalMs: number;
     /** A full GC preceded by at most this many allocated bytes is "back-to-back" (default 0: only a GC with no net allocation since the previous full GC). */
     backToBackBytes: number;
   }

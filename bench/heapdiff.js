@@ -28,11 +28,14 @@ function rssKb(field) {
   return m ? Number(m[1]) : NaN;
 }
 
+// 1,000 shared names: the heap is ~1.04 snapshot nodes per object, as in REFERENCE.md.
+const NAMES = Array.from({ length: 1000 }, (_, i) => `item-${i}`);
+
 function buildHeap(objects) {
   class Item {
     constructor(i) {
       this.id = i;
-      this.name = `item-${i % 1000}`;
+      this.name = NAMES[i % 1000];
     }
   }
   const items = new Array(objects);

@@ -50,7 +50,7 @@ pub fn take_heap_summary(env: Env) -> Result<HeapSummary> {
     let monitor = Monitor::of(&env)?;
     let name_mask = (0..32).filter(|&t| summary::needs_name(t)).fold(0u32, |m, t| m | (1 << t));
     let walked = monitor.suppressed(|| {
-        let mut builder = SummaryBuilder::with_capacity(1 << 16);
+        let mut builder = SummaryBuilder::default();
         isolate
             .walk_heap_snapshot(name_mask, |id, node_type, size, name| builder.push(id, node_type, name, size))
             .map(|_| builder.finish())

@@ -78,6 +78,25 @@ void read_heap_stats(v8::Isolate* isolate, mw_heap_stats* out) {
   out->peak_malloced_memory = hs.peak_malloced_memory();
 }
 
+// V8 13 replaced Utf8Length/WriteUtf8 with size_t-based V2 versions; V8 14 (node 26) removed
+// the old ones.
+size_t utf8_length(v8::Isolate* isolate, v8::Local<v8::String> s) {
+#if V8_MAJOR_VERSION >= 13
+  return s->Utf8LengthV2(isolate);
+#else
+  return static_cast<size_t>(s->Utf8Length(isolate));
+#endif
+}
+
+size_t write_utf8(v8::Isolate* isolate, v8::Local<v8::String> s, char* buf, size_t cap) {
+#if V8_MAJOR_VERSION >= 13
+  return s->WriteUtf8V2(isolate, buf, cap, v8::String::WriteFlags::kNone);
+#else
+  return static_cast<size_t>(
+      s->WriteUtf8(isolate, buf, static_cast<int>(cap), nullptr, v8::String::NO_NULL_TERMINATION));
+#endif
+}
+
 // V8 renumbered and renamed GC types across versions (kGCTypeMinorMarkCompact became
 // kGCTypeMinorMarkSweep, same bit); map them onto bits that never change.
 uint32_t stable_kinds(v8::GCType type) {
@@ -200,7 +219,7 @@ int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, v
       size_t len = 0;
       if (type < 32 && (name_mask & (1u << type)) && buf != nullptr) {
         v8::Local<v8::String> name = node->GetName();
-        const size_t need = static_cast<size_t>(name->Utf8Length(isolate)) + 1;
+        const size_t need = utf8_length(isolate, name) + 1;
         if (need > cap) {
           char* bigger = static_cast<char*>(realloc(buf, need));
           if (bigger != nullptr) {
@@ -208,10 +227,7 @@ int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, v
             cap = need;
           }
         }
-        if (need <= cap) {
-          len = static_cast<size_t>(name->WriteUtf8(isolate, buf, static_cast<int>(cap), nullptr,
-                                                    v8::String::NO_NULL_TERMINATION));
-        }
+        if (need <= cap) len = write_utf8(isolate, name, buf, cap);
       }
       fn(ctx, static_cast<uint32_t>(node->GetId()), type,
          static_cast<uint64_t>(node->GetShallowSize()), buf != nullptr ? buf : "", len);

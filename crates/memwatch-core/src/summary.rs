@@ -47,20 +47,33 @@ pub fn needs_name(node_type: u32) -> bool {
 
 const UNNAMED: u32 = u32::MAX;
 
-/// Builds a [`HeapSummary`] one node at a time.
+/// One snapshot node: id, what memwatch calls it (an index into the names, or UNNAMED),
+/// shallow size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    id: u32,
+    what: u32,
+    size: u64,
+}
+
+/// Rows sorted and encoded per run: a million-node heap is ~64 runs.
+const RUN_ROWS: usize = 1 << 16;
+
+/// Builds a [`HeapSummary`] one node at a time, in bounded memory: rows are buffered in runs of
+/// [`RUN_ROWS`], each sorted by id and encoded compactly as soon as it fills (about 4 bytes a
+/// node instead of 16), and the runs are merged at the end. Summarising a live V8 snapshot thus
+/// adds little to the snapshot's own peak memory.
 #[derive(Default)]
 pub struct SummaryBuilder {
-    rows: Vec<(u32, u32, u64)>,
+    buffer: Vec<Row>,
+    runs: Vec<Vec<u8>>,
     names: Vec<Box<str>>,
     index: HashMap<Box<str>, u32>,
+    nodes: u64,
     total_size: u64,
 }
 
 impl SummaryBuilder {
-    pub fn with_capacity(nodes: usize) -> Self {
-        SummaryBuilder { rows: Vec::with_capacity(nodes), ..Default::default() }
-    }
-
     /// Adds one node. `name` is consulted only when [`needs_name`] says so.
     pub fn push(&mut self, id: u32, node_type: u32, name: &str, shallow_size: u64) {
         let what = match fixed_name(node_type) {
@@ -69,7 +82,14 @@ impl SummaryBuilder {
             None => UNNAMED,
         };
         self.total_size += shallow_size;
-        self.rows.push((id, what, shallow_size));
+        self.nodes += 1;
+        if self.buffer.capacity() == 0 {
+            self.buffer.reserve_exact(RUN_ROWS);
+        }
+        self.buffer.push(Row { id, what, size: shallow_size });
+        if self.buffer.len() == RUN_ROWS {
+            self.flush_run();
+        }
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -82,29 +102,144 @@ impl SummaryBuilder {
         i
     }
 
+    fn flush_run(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        self.buffer.sort_unstable_by_key(|row| row.id);
+        let mut run = Encoder::with_capacity(self.buffer.len() * 4);
+        for row in &self.buffer {
+            run.push(*row);
+        }
+        self.runs.push(run.finish());
+        self.buffer.clear();
+    }
+
     pub fn finish(mut self) -> HeapSummary {
-        if !self.rows.windows(2).all(|w| w[0].0 <= w[1].0) {
-            self.rows.sort_unstable_by_key(|row| row.0);
-        }
-        let nodes = self.rows.len() as u64;
-        let mut ids = Vec::with_capacity(self.rows.len());
-        let mut what = Vec::with_capacity(self.rows.len());
-        let mut sizes = Vec::with_capacity(self.rows.len());
-        for (id, w, size) in self.rows {
-            ids.push(id);
-            what.push(w);
-            sizes.push(size);
-        }
-        HeapSummary { ids, what, sizes, names: self.names, nodes, size_bytes: self.total_size }
+        self.flush_run();
+        self.buffer = Vec::new();
+        let encoded = match self.runs.len() {
+            0 => Vec::new(),
+            1 => self.runs.pop().unwrap_or_default(),
+            _ => merge_runs(&self.runs),
+        };
+        HeapSummary { encoded, names: self.names, nodes: self.nodes, size_bytes: self.total_size }
     }
 }
 
-/// A heap snapshot reduced to what a memwatch diff needs, sorted by node id.
+/// Appends rows, ascending by id, as LEB128 varints: id delta, what + 1 (0: unnamed), size.
+struct Encoder {
+    out: Vec<u8>,
+    last_id: u32,
+}
+
+impl Encoder {
+    fn with_capacity(bytes: usize) -> Self {
+        Encoder { out: Vec::with_capacity(bytes), last_id: 0 }
+    }
+
+    fn push(&mut self, row: Row) {
+        put_varint(&mut self.out, u64::from(row.id - self.last_id));
+        self.last_id = row.id;
+        let what = if row.what == UNNAMED { 0 } else { u64::from(row.what) + 1 };
+        put_varint(&mut self.out, what);
+        put_varint(&mut self.out, row.size);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.shrink_to_fit();
+        self.out
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads rows back from an encoded run or summary. Encoded data only ever comes from
+/// [`Encoder`] in this process, so a malformed byte stream is a bug; it ends the iteration
+/// rather than panicking.
+struct Decoder<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    last_id: u32,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Decoder { bytes, at: 0, last_id: 0 }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = *self.bytes.get(self.at)?;
+            self.at += 1;
+            v |= u64::from(b & 0x7f).checked_shl(shift)?;
+            if b < 0x80 {
+                return Some(v);
+            }
+            shift += 7;
+        }
+    }
+}
+
+impl Iterator for Decoder<'_> {
+    type Item = Row;
+
+    fn next(&mut self) -> Option<Row> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let delta = u32::try_from(self.varint()?).ok()?;
+        let id = self.last_id.checked_add(delta)?;
+        self.last_id = id;
+        let what = match self.varint()? {
+            0 => UNNAMED,
+            w => u32::try_from(w - 1).ok()?,
+        };
+        let size = self.varint()?;
+        Some(Row { id, what, size })
+    }
+}
+
+/// K-way merge of sorted runs into one sorted stream.
+fn merge_runs(runs: &[Vec<u8>]) -> Vec<u8> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut decoders: Vec<Decoder> = runs.iter().map(|r| Decoder::new(r)).collect();
+    let mut heads = BinaryHeap::with_capacity(decoders.len());
+    let mut pending: Vec<Option<Row>> = Vec::with_capacity(decoders.len());
+    for (i, d) in decoders.iter_mut().enumerate() {
+        let row = d.next();
+        if let Some(r) = row {
+            heads.push(Reverse((r.id, i)));
+        }
+        pending.push(row);
+    }
+    let mut out = Encoder::with_capacity(runs.iter().map(Vec::len).sum());
+    while let Some(Reverse((_, i))) = heads.pop() {
+        if let Some(row) = pending[i].take() {
+            out.push(row);
+        }
+        pending[i] = decoders[i].next();
+        if let Some(r) = pending[i] {
+            heads.push(Reverse((r.id, i)));
+        }
+    }
+    out.finish()
+}
+
+/// A heap snapshot reduced to what a memwatch diff needs: its nodes sorted by id, encoded in
+/// about 4 bytes each.
 #[derive(Clone, Debug, Default)]
 pub struct HeapSummary {
-    ids: Vec<u32>,
-    what: Vec<u32>,
-    sizes: Vec<u64>,
+    encoded: Vec<u8>,
     names: Vec<Box<str>>,
     nodes: u64,
     size_bytes: u64,
@@ -161,10 +296,7 @@ impl HeapSummary {
 
     /// Heap bytes this summary itself holds, for the glue to report to V8 as external memory.
     pub fn memory_footprint(&self) -> usize {
-        self.ids.capacity() * 4
-            + self.what.capacity() * 4
-            + self.sizes.capacity() * 8
-            + self.names.iter().map(|n| n.len() + 16).sum::<usize>()
+        self.encoded.capacity() + self.names.iter().map(|n| n.len() + 16).sum::<usize>()
     }
 
     fn totals(&self) -> Totals {
@@ -176,28 +308,30 @@ impl HeapSummary {
         let mut freed = vec![Tally::default(); self.names.len()];
         let mut allocated = vec![Tally::default(); after.names.len()];
         let (mut freed_nodes, mut allocated_nodes) = (0u64, 0u64);
-        let (mut i, mut j) = (0usize, 0usize);
-        let (a, b) = (&self.ids, &after.ids);
+        let mut a = Decoder::new(&self.encoded).peekable();
+        let mut b = Decoder::new(&after.encoded).peekable();
         loop {
-            let take_before = match (a.get(i), b.get(j)) {
+            let take_before = match (a.peek(), b.peek()) {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some(x), Some(y)) if x == y => {
-                    i += 1;
-                    j += 1;
+                (Some(x), Some(y)) if x.id == y.id => {
+                    a.next();
+                    b.next();
                     continue;
                 }
-                (Some(x), Some(y)) => x < y,
+                (Some(x), Some(y)) => x.id < y.id,
             };
             if take_before {
                 freed_nodes += 1;
-                tally(&mut freed, self.what[i], self.sizes[i]);
-                i += 1;
+                if let Some(row) = a.next() {
+                    tally(&mut freed, row);
+                }
             } else {
                 allocated_nodes += 1;
-                tally(&mut allocated, after.what[j], after.sizes[j]);
-                j += 1;
+                if let Some(row) = b.next() {
+                    tally(&mut allocated, row);
+                }
             }
         }
 
@@ -234,10 +368,10 @@ impl HeapSummary {
     }
 }
 
-fn tally(tallies: &mut [Tally], what: u32, size: u64) {
-    if let Some(t) = tallies.get_mut(what as usize) {
+fn tally(tallies: &mut [Tally], row: Row) {
+    if let Some(t) = tallies.get_mut(row.what as usize) {
         t.count += 1;
-        t.bytes += size;
+        t.bytes += row.size;
     }
 }
 
@@ -247,7 +381,7 @@ mod tests {
     use super::*;
 
     fn summary(rows: &[(u32, u32, &str, u64)]) -> HeapSummary {
-        let mut b = SummaryBuilder::with_capacity(rows.len());
+        let mut b = SummaryBuilder::default();
         for &(id, t, name, size) in rows {
             b.push(id, t, name, size);
         }
@@ -311,6 +445,33 @@ mod tests {
         assert!(d.details.is_empty());
         assert_eq!((d.freed_nodes, d.allocated_nodes, d.size_bytes), (0, 0, 0));
         assert_eq!(d.size, "0 bytes");
+    }
+
+    #[test]
+    fn encoding_round_trips_big_ids_and_sizes() {
+        let rows = [(u32::MAX - 1, OBJECT, "Edge", u64::MAX), (0, ARRAY, "", 0), (7, HIDDEN, "", 1 << 40)];
+        let s = summary(&rows);
+        let decoded: Vec<Row> = Decoder::new(&s.encoded).collect();
+        assert_eq!(decoded.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 7, u32::MAX - 1]);
+        assert_eq!(decoded[2].size, u64::MAX);
+        assert_eq!(decoded[1].size, 1 << 40);
+        assert_eq!(decoded[1].what, UNNAMED);
+    }
+
+    #[test]
+    fn a_million_nodes_take_about_four_bytes_each() {
+        let mut b = SummaryBuilder::default();
+        // Snapshot-like: even ids in a shuffled order, small sizes, a few names.
+        for i in 0..1_000_000u32 {
+            let id = ((u64::from(i) * 2_654_435_761) % 1_000_000) as u32 * 2;
+            b.push(id, OBJECT, ["A", "B", "C"][(i % 3) as usize], 16 + u64::from(i % 5) * 8);
+        }
+        let s = b.finish();
+        assert_eq!(s.nodes(), 1_000_000);
+        assert!(s.memory_footprint() < 4_500_000, "footprint {}", s.memory_footprint());
+        let ids: Vec<u32> = Decoder::new(&s.encoded).map(|r| r.id).collect();
+        assert_eq!(ids.len(), 1_000_000);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "merged runs are sorted");
     }
 
     #[test]

