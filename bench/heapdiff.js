@@ -98,14 +98,21 @@ function main() {
   else console.log('(@airbnb/node-memwatch not installed; see the header of this file)');
 
   const res = Object.fromEntries(modes.map((m) => [m, []]));
+  const rounds = [];
   for (let r = 0; r < runs; r++) {
     const order = modes.map((_, i) => modes[(i + r) % modes.length]);
+    const round = {};
     for (const mode of order) {
       const x = runJson(__filename, ['--child', mode, String(objects)], { nodeArgs: ['--max-old-space-size=8192'] });
       res[mode].push(x);
+      round[mode] = x;
       process.stderr.write(`run ${r + 1}/${runs} ${mode}: ${x.ms.toFixed(0)} ms, +${x.peakExtraMb.toFixed(0)} MB peak, ${x.nodes} nodes\n`);
     }
+    rounds.push(round);
   }
+  // This machine's load drifts: ratios within a round (measured minutes apart at most) are
+  // steadier than ratios of medians taken over the whole run; both are printed.
+  const roundRatio = (x, y, key = 'ms') => median(rounds.map((r) => r[x][key] / r[y][key]));
   const t = (m) => median(res[m].map((x) => x.ms));
   const p = (m) => median(res[m].map((x) => x.peakExtraMb));
   console.log(`\nHeapDiff on ${objects} live objects (~${res['memwatch-rs'][0].nodes} snapshot nodes), node ${process.version}, median of ${runs}\n`);
@@ -113,10 +120,12 @@ function main() {
   console.log('|---|---|---|');
   const label = { 'memwatch-rs': '(a) memwatch-rs new HeapDiff() + end()', airbnb: '(b) @airbnb/node-memwatch HeapDiff', floor: '(c) floor: two bare V8 snapshots' };
   for (const m of modes) console.log(`| ${label[m]} | ${fmt(t(m) / 1000, 2)} | ${fmt(p(m), 0)} |`);
-  console.log(`\na/c time: ${fmt(t('memwatch-rs') / t('floor'))}  (target <= 1.10)`);
+  console.log('\nratio        of medians   median of per-round ratios   target');
+  console.log(`a/c time     ${fmt(t('memwatch-rs') / t('floor')).padStart(10)}   ${fmt(roundRatio('memwatch-rs', 'floor')).padStart(26)}   <= 1.10`);
   if (res.airbnb) {
-    console.log(`a/b time: ${fmt(t('memwatch-rs') / t('airbnb'))}  (target <= 0.70)`);
-    console.log(`a/b peak RSS: ${fmt(p('memwatch-rs') / p('airbnb'))}  (target <= 0.80)`);
+    console.log(`a/b time     ${fmt(t('memwatch-rs') / t('airbnb')).padStart(10)}   ${fmt(roundRatio('memwatch-rs', 'airbnb')).padStart(26)}   <= 0.70`);
+    console.log(`a/b peak RSS ${fmt(p('memwatch-rs') / p('airbnb')).padStart(10)}   ${fmt(roundRatio('memwatch-rs', 'airbnb', 'peakExtraMb')).padStart(26)}   <= 0.80`);
+    console.log(`b/c time     ${fmt(t('airbnb') / t('floor')).padStart(10)}   ${fmt(roundRatio('airbnb', 'floor')).padStart(26)}   (how far the anchor is above the floor)`);
   }
 
   const list = runJson(__filename, ['--child', 'memwatch-rs-list', String(depth)], { nodeArgs: ['--max-old-space-size=8192'] });
