@@ -14,7 +14,8 @@ test('no binary for this ABI: a clear error naming both ABIs and the rebuild com
   assert.notStrictEqual(r.status, 0);
   assert.strictEqual(r.signal, null);
   assert.match(r.stderr, /no native binary for node v\d+\.\d+\.\d+ \(ABI 999/);
-  assert.match(r.stderr, new RegExp(`binaries for ABI ${process.versions.modules}`));
+  // Lists every ABI the package has a binary for, this node's own among them.
+  assert.match(r.stderr, new RegExp(`binaries for ABI [\\d, ]*\\b${process.versions.modules}\\b`));
   assert.match(r.stderr, /npm rebuild memwatch-rs/);
 });
 

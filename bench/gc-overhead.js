@@ -36,6 +36,7 @@ function workload(mode, iterations) {
   // Short-lived garbage (scavenges) plus a slowly turning-over retained set (promotions and
   // full GCs), the shape of a busy server.
   let keep = [];
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   let sink = 0;
   for (let i = 0; i < iterations; i++) {
@@ -45,8 +46,10 @@ function workload(mode, iterations) {
     if (keep.length > 1000000) keep = [];
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   setImmediate(() => {
-    console.log(JSON.stringify({ mode, ms, stats, fullGcs, sink }));
+    console.log(JSON.stringify({ mode, ms, cpuMs, stats, fullGcs, sink }));
   });
 }
 
@@ -67,26 +70,35 @@ function main() {
   }
   const times = Object.fromEntries(modes.map((m) => [m, []]));
   const ratios = Object.fromEntries(modes.map((m) => [m, []]));
+  const cpuRatios = Object.fromEntries(modes.map((m) => [m, []]));
   let events = 0;
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round so drift in machine load does not favour one mode.
     const order = modes.map((_, i) => modes[(i + r) % modes.length]);
     const round = {};
+    const roundCpu = {};
     for (const mode of order) {
       const res = runJson(__filename, ['--child', mode, '--iterations', String(iterations)]);
       round[mode] = res.ms;
+      roundCpu[mode] = res.cpuMs;
       times[mode].push(res.ms);
       if (mode === 'memwatch-rs') events = res.stats;
     }
-    for (const mode of modes) ratios[mode].push(round[mode] / round.none);
+    for (const mode of modes) {
+      ratios[mode].push(round[mode] / round.none);
+      cpuRatios[mode].push(roundCpu[mode] / roundCpu.none);
+    }
     process.stderr.write(`round ${r + 1}/${rounds}: ${modes.map((m) => `${m} ${round[m].toFixed(0)} ms`).join(', ')}\n`);
   }
   console.log(`\nGC-hook overhead, node ${process.version}, ${iterations} iterations, ${rounds} alternating rounds`);
   console.log(`memwatch-rs delivered ${events} 'stats' events per run\n`);
-  console.log('mode          median ms   median slowdown vs no listener');
+  const pct = (x) => `${x >= 0 ? '+' : ''}${fmt(x, 2)}%`;
+  console.log('mode          median wall ms   slowdown vs no listener (median of per-round ratios)');
+  console.log('                               wall time      CPU time (all threads)');
   for (const mode of modes) {
-    const slow = (median(ratios[mode]) - 1) * 100;
-    console.log(`${mode.padEnd(13)} ${fmt(median(times[mode]), 1).padStart(9)}   ${mode === 'none' ? '(anchor)' : `${slow >= 0 ? '+' : ''}${fmt(slow, 2)}%`}`);
+    const wall = (median(ratios[mode]) - 1) * 100;
+    const cpu = (median(cpuRatios[mode]) - 1) * 100;
+    console.log(`${mode.padEnd(13)} ${fmt(median(times[mode]), 1).padStart(14)}   ${mode === 'none' ? '(anchor)' : `${pct(wall).padEnd(14)} ${pct(cpu)}`}`);
   }
   if (modes.includes('airbnb')) {
     const rel = median(ratios['memwatch-rs'].map((x, i) => x / ratios.airbnb[i]));

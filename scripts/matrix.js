@@ -12,7 +12,7 @@
 //   node scripts/matrix.js --no-tests   # build only
 //   node scripts/matrix.js --no-pack    # skip the npm pack / install-without-cargo check
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -79,21 +79,26 @@ const FEATURES = [
   ['worker threads', ['workers.test.js']],
 ];
 
+/** Runs some suites under `bin`; resolves with counts parsed from the TAP output. */
 function runFiles(bin, files) {
   const env = envFor(bin);
   delete env.NODE_INCLUDE_DIR;
-  const r = run(bin, ['--test', '--test-reporter=tap', ...files.map((f) => path.join('__test__', f))], {
-    cwd: ROOT,
-    env,
-    timeout: 20 * 60 * 1000,
+  return new Promise((resolve) => {
+    const child = spawn(bin, ['--test', '--test-reporter=tap', ...files.map((f) => path.join('__test__', f))], { cwd: ROOT, env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60 * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const num = (label) => Number((new RegExp(`^# ${label} (\\d+)`, 'm').exec(out) || [])[1] || 0);
+      const failures = [...out.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+      resolve({ passed: num('pass'), failed: num('fail'), failures, ok: code === 0 && num('fail') === 0 && num('pass') > 0, log: out });
+    });
   });
-  const out = `${r.stdout}\n${r.stderr}`;
-  const num = (label) => Number((new RegExp(`^# ${label} (\\d+)`, 'm').exec(out) || [])[1] || 0);
-  const failures = [...out.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
-  return { passed: num('pass'), failed: num('fail'), failures, ok: r.status === 0 && num('fail') === 0 && num('pass') > 0, log: out };
 }
 
-function testSuite(bin) {
+async function testSuite(bin) {
   const all = fs.readdirSync(path.join(ROOT, '__test__')).filter((f) => f.endsWith('.test.js'));
   const grouped = FEATURES.flatMap(([, files]) => files);
   const groups = [...FEATURES];
@@ -102,7 +107,7 @@ function testSuite(bin) {
   const result = { passed: 0, failed: 0, failures: [], features: {}, log: '' };
   for (const [feature, files] of groups) {
     const present = files.filter((f) => all.includes(f));
-    const r = runFiles(bin, present);
+    const r = await runFiles(bin, present);
     result.passed += r.passed;
     result.failed += r.failed;
     result.failures.push(...r.failures);
@@ -160,7 +165,7 @@ function abiOf(bin) {
   return { abi, v8 };
 }
 
-function main() {
+async function main() {
   const only = arg('only') ? arg('only').split(',').map(Number) : null;
   const withTests = !process.argv.includes('--no-tests');
   const targets = [{ major: Number(process.versions.node.split('.')[0]), version: process.versions.node, bin: process.execPath }];
@@ -174,7 +179,10 @@ function main() {
   }
   if (only) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.major)));
 
+  // Builds one after another (they share cargo's target dir), then the suites, two nodes at a
+  // time: each suite is mostly one busy thread, and the machine has two cores.
   const rows = [];
+  const tested = [];
   for (const t of targets) {
     const row = { node: t.version, abi: '-', v8: '-', build: 'no', tests: '-', failures: [] };
     rows.push(row);
@@ -183,24 +191,31 @@ function main() {
       continue;
     }
     Object.assign(row, abiOf(t.bin));
-    const started = Date.now();
     console.error(`\n=== node ${t.version} (ABI ${row.abi}): build`);
     if (!build(t.bin)) continue;
     row.build = 'ok';
-    if (!withTests) continue;
-    console.error(`=== node ${t.version}: tests`);
-    const res = testSuite(t.bin);
-    row.tests = `${res.passed} passed, ${res.failed} failed`;
-    row.failures = res.failures;
-    row.ok = res.ok;
-    row.features = res.features;
-    row.seconds = Math.round((Date.now() - started) / 1000);
-    if (!res.ok) {
-      const logFile = path.join(os.tmpdir(), `memwatch-rs-matrix-node${t.major}.log`);
-      fs.writeFileSync(logFile, res.log);
-      console.error(`node ${t.version}: failures, full log in ${logFile}`);
+    if (withTests) tested.push({ t, row });
+  }
+  const queue = [...tested];
+  async function worker() {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const { t, row } = job;
+      const started = Date.now();
+      console.error(`=== node ${t.version}: tests`);
+      const res = await testSuite(t.bin);
+      row.tests = `${res.passed} passed, ${res.failed} failed`;
+      row.failures = res.failures;
+      row.ok = res.ok;
+      row.features = res.features;
+      console.error(`=== node ${t.version}: ${row.tests} in ${Math.round((Date.now() - started) / 1000)}s`);
+      if (!res.ok) {
+        const logFile = path.join(os.tmpdir(), `memwatch-rs-matrix-node${t.major}.log`);
+        fs.writeFileSync(logFile, res.log);
+        console.error(`node ${t.version}: failures, full log in ${logFile}`);
+      }
     }
   }
+  await Promise.all([worker(), worker()]);
 
   let pkg = null;
   if (!process.argv.includes('--no-pack') && rows.every((r) => r.build === 'ok')) {
@@ -243,4 +258,7 @@ function updateReadme(rows) {
   if (next !== text) fs.writeFileSync(file, next);
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
