@@ -11,14 +11,11 @@
 //   npm_config_nodedir=/usr npm install --no-save @airbnb/node-memwatch@3.0.0
 
 const path = require('node:path');
-const { median, runJson, available, fmt } = require('./lib/stats');
+const { median, runJson, available, fmt, arg: argText } = require('./lib/stats');
+
+const arg = (name, fallback) => Number(argText(name, fallback));
 
 const ROOT = path.resolve(__dirname, '..');
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 function workload(mode, iterations) {
   let stats = 0;

@@ -34,8 +34,14 @@ function available(name) {
   }
 }
 
+/** The value after `--name` on the command line, or `fallback`. */
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
 function fmt(x, digits = 3) {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
-module.exports = { median, runJson, available, fmt };
+module.exports = { median, runJson, available, fmt, arg };

@@ -8,15 +8,10 @@
 //   npm run scenarios                  # all, once
 //   node bench/scenarios/run-all.js --runs 3 [--only request-log,busy-server] [--options JSON]
 const path = require('node:path');
-const { runJson, median } = require('../lib/stats');
+const { runJson, median, arg } = require('../lib/stats');
 
 const LEAKS = ['request-log', 'listeners', 'memo-cache', 'timers'];
 const CONTROLS = ['lru-cache', 'busy-server', 'shrinking', 'noisy-queue'];
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 
 const runs = Number(arg('runs', 1));
 const only = arg('only', null);

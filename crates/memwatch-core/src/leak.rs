@@ -279,6 +279,22 @@ mod tests {
     }
 
     #[test]
+    fn history_stays_bounded_over_a_long_run() {
+        let mut d = detector();
+        let mut fired_after_first_ramp = 0;
+        for i in 0..100_000u64 {
+            // A sawtooth: ten rises, then a drop, forever. The first ramp climbs to highs never
+            // seen before (the rule may report it); every later ramp only returns to that peak.
+            let fired = d.observe(1_000_000 + (i % 11) * 1000, i as f64).is_some();
+            if i >= 11 && fired {
+                fired_after_first_ramp += 1;
+            }
+        }
+        assert!(d.history.len() <= 120 + 5 + 1, "history holds {}", d.history.len());
+        assert_eq!(fired_after_first_ramp, 0, "returning to a known peak again and again is not a leak");
+    }
+
+    #[test]
     fn configured_count_is_used_and_named() {
         let mut d = LeakDetector::new(LeakConfig { consecutive_growths: 2, ..LeakConfig::default() });
         d.observe(10, 0.0);

@@ -81,7 +81,8 @@ impl SummaryBuilder {
             None if needs_name(node_type) => self.intern(name),
             None => UNNAMED,
         };
-        self.total_size += shallow_size;
+        // Saturating: a real heap never gets near u64::MAX, and odd input must not wrap or panic.
+        self.total_size = self.total_size.saturating_add(shallow_size);
         self.nodes += 1;
         if self.buffer.capacity() == 0 {
             self.buffer.reserve_exact(RUN_ROWS);
@@ -345,7 +346,7 @@ impl HeapSummary {
         let details = by_name
             .into_iter()
             .map(|(what, (plus, minus))| {
-                let size_bytes = plus.bytes as i64 - minus.bytes as i64;
+                let size_bytes = signed_difference(plus.bytes, minus.bytes);
                 Detail {
                     what: what.to_string(),
                     size_bytes,
@@ -355,7 +356,7 @@ impl HeapSummary {
                 }
             })
             .collect();
-        let size_bytes = after.size_bytes as i64 - self.size_bytes as i64;
+        let size_bytes = signed_difference(after.size_bytes, self.size_bytes);
         DiffResult {
             before: self.totals(),
             after: after.totals(),
@@ -371,8 +372,13 @@ impl HeapSummary {
 fn tally(tallies: &mut [Tally], row: Row) {
     if let Some(t) = tallies.get_mut(row.what as usize) {
         t.count += 1;
-        t.bytes += row.size;
+        t.bytes = t.bytes.saturating_add(row.size);
     }
+}
+
+/// `a - b` as a signed byte count, clamped to i64 instead of wrapping.
+fn signed_difference(a: u64, b: u64) -> i64 {
+    (i128::from(a) - i128::from(b)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 #[cfg(test)]
