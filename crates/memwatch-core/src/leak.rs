@@ -16,10 +16,10 @@ use crate::format::{nice_delta, nice_size};
 pub struct LeakConfig {
     /// Growths in a row that make a leak (the original: 5).
     pub consecutive_growths: u32,
-    /// The false-alarm guard: a streak reports only once the heap base is above every base of
-    /// the last `high_water_window` full GCs before the streak. A leak always sets new highs; a
-    /// heap wandering around a steady mean rarely does so at the end of a run of rises. 0 turns
-    /// the guard off (the original rule exactly).
+    /// The false-alarm guard: a streak reports only when each of its last `consecutive_growths`
+    /// bases is a new high for the `high_water_window` full GCs before them. A leak keeps setting
+    /// new highs; noise around a steady mean gives five rises in a row once per ~720 GCs, but
+    /// five new highs in a row practically never. 0 turns the guard off (the original rule).
     pub high_water_window: u32,
 }
 
@@ -94,7 +94,7 @@ impl LeakDetector {
             self.streak_start_base = used_heap;
         }
         self.streak += 1;
-        if self.streak < self.config.consecutive_growths.max(1) || !self.above_high_water(used_heap) {
+        if self.streak < self.config.consecutive_growths.max(1) || !self.last_rises_are_new_highs() {
             // Not yet a leak; a streak held back by the guard keeps counting while it grows.
             return None;
         }
@@ -110,14 +110,20 @@ impl LeakDetector {
         }
     }
 
-    /// Whether `used_heap` tops every base recorded before the current streak.
-    fn above_high_water(&self, used_heap: u64) -> bool {
+    /// The guard: each of the last `consecutive_growths` bases must be a new high, i.e. the first
+    /// of them must top every base of the `high_water_window` GCs before them (the others rose
+    /// from it). As a held-back streak keeps rising, this window slides forward with it.
+    fn last_rises_are_new_highs(&self) -> bool {
         if self.config.high_water_window == 0 {
             return true;
         }
-        let before_streak = self.history.len().saturating_sub(self.streak as usize);
-        let window_start = before_streak.saturating_sub(self.config.high_water_window as usize);
-        self.history.range(window_start..before_streak).all(|&base| used_heap > base)
+        let n = self.config.consecutive_growths.max(1) as usize;
+        let Some(first_of_last_n) = self.history.len().checked_sub(n) else {
+            return true;
+        };
+        let first = self.history[first_of_last_n];
+        let window_start = first_of_last_n.saturating_sub(self.config.high_water_window as usize);
+        self.history.range(window_start..first_of_last_n).all(|&base| first > base)
     }
 
     /// Feeds a back-to-back full GC (no allocation since the previous one): it replaces the
@@ -247,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn guard_holds_back_a_rise_that_stays_below_an_earlier_peak() {
+    fn guard_holds_back_rises_until_five_in_a_row_are_new_highs() {
         let mut d = detector();
         // An earlier peak at 2000, then a dip and five rises that stay below it: noise.
         for h in [1500, 2000, 1000, 1100, 1200, 1300, 1400] {
@@ -255,9 +261,12 @@ mod tests {
         }
         assert!(d.observe(1500, 0.0).is_none(), "five rises below the old peak are not a leak");
         assert_eq!(d.streak(), 5, "the held-back streak keeps counting");
-        assert!(d.observe(1900, 0.0).is_none());
-        let r = d.observe(2100, 1.0).expect("fires once the rise tops the old peak");
-        assert_eq!(r.growth, 1000);
+        // Rising on past the old peak: fires once the last five bases are all above 2000.
+        for h in [1900, 2100, 2200, 2300, 2400] {
+            assert!(d.observe(h, 0.0).is_none(), "fired early at {h}");
+        }
+        let r = d.observe(2500, 1.0).expect("five new highs in a row");
+        assert_eq!(r.growth, 2500 - 1100, "growth since the streak's first rise");
     }
 
     #[test]
@@ -292,6 +301,30 @@ mod tests {
         }
         assert!(d.history.len() <= 120 + 5 + 1, "history holds {}", d.history.len());
         assert_eq!(fired_after_first_ramp, 0, "returning to a known peak again and again is not a leak");
+    }
+
+    /// A steady heap whose post-GC base is noise around a mean: under the bare rule five rises
+    /// in a row come once per ~720 GCs; the high-water guard must silence that.
+    #[test]
+    fn noise_around_a_steady_mean_fires_the_bare_rule_but_not_the_guard() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut noise = move || {
+            // xorshift64*: deterministic, uniform enough for this
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 44
+        };
+        let bases: Vec<u64> = (0..100_000).map(|_| 50_000_000 + noise()).collect();
+        let count = |config: LeakConfig| {
+            let mut d = LeakDetector::new(config);
+            bases.iter().enumerate().filter(|(i, &b)| d.observe(b, *i as f64).is_some()).count()
+        };
+        let bare = count(LeakConfig { consecutive_growths: 5, high_water_window: 0 });
+        let guarded = count(LeakConfig::default());
+        assert!(bare > 50, "bare rule false alarms on 100k GCs of noise: {bare}");
+        assert!(guarded <= 2, "guarded false alarms on 100k GCs of noise: {guarded}");
+        println!("false alarms over 100,000 GCs of noise: bare rule {bare}, with guard {guarded}");
     }
 
     #[test]
