@@ -118,7 +118,7 @@ declare namespace memwatch {
   interface Options {
     /** Growths in a row that make a 'leak' (default 5). */
     consecutiveGrowths: number;
-    /** A streak fires only above every base of this many full GCs before it (default 120; 0: off). */
+    /** The last consecutiveGrowths bases must all top every base of this many full GCs before them (default 120; 0: off). */
     highWaterWindow: number;
     /** Full GCs in the recent base's moving average (default 10). */
     recentPeriod: number;
