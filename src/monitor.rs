@@ -37,8 +37,8 @@ pub type EventSink = ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Stat
 pub struct Monitor {
     engine: RefCell<GcEngine>,
     started_ns: Cell<[u64; 5]>,
-    last_full_used: Cell<Option<u64>>,
-    pending_allocation: Cell<Option<u64>>,
+    /// Used heap at the prologue of the full GC in progress.
+    used_before_full_gc: Cell<Option<u64>>,
     suppressed: Cell<u32>,
     sink: RefCell<Option<EventSink>>,
     hook: RefCell<Option<GcHook>>,
@@ -56,8 +56,7 @@ impl Monitor {
         Monitor {
             engine: RefCell::new(GcEngine::new(default_engine_config())),
             started_ns: Cell::new([0; 5]),
-            last_full_used: Cell::new(None),
-            pending_allocation: Cell::new(None),
+            used_before_full_gc: Cell::new(None),
             suppressed: Cell::new(0),
             sink: RefCell::new(None),
             hook: RefCell::new(None),
@@ -161,8 +160,8 @@ impl GcListener for Monitor {
                 let mut started = self.started_ns.get();
                 started[slot] = info.monotonic_ns;
                 self.started_ns.set(started);
-                if let (Some(heap), Some(last)) = (info.heap, self.last_full_used.get()) {
-                    self.pending_allocation.set(Some(heap.used_heap_size.saturating_sub(last)));
+                if let Some(heap) = info.heap {
+                    self.used_before_full_gc.set(Some(heap.used_heap_size));
                 }
             }
             GcPhase::Epilogue => {
@@ -174,11 +173,8 @@ impl GcListener for Monitor {
                     duration_ns,
                     timestamp_us: now_us(),
                     heap: info.heap,
-                    allocated_since_full_gc: if is_full { self.pending_allocation.take() } else { None },
+                    used_before: if is_full { self.used_before_full_gc.take() } else { None },
                 };
-                if let (true, Some(heap)) = (is_full, info.heap) {
-                    self.last_full_used.set(Some(heap.used_heap_size));
-                }
                 let emission = match self.engine.try_borrow_mut() {
                     Ok(mut engine) => engine.on_gc(&event, self.suppressed.get() > 0),
                     Err(_) => return,

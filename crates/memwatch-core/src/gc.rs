@@ -66,9 +66,10 @@ pub struct GcEvent {
     pub timestamp_us: u64,
     /// Heap statistics after the GC (full GCs need them; minor GCs use them for sampling).
     pub heap: Option<HeapStats>,
-    /// Bytes allocated between the previous full GC's epilogue and this GC's prologue, when
-    /// known. A full GC with (almost) nothing allocated before it is a back-to-back GC.
-    pub allocated_since_full_gc: Option<u64>,
+    /// Used heap at this GC's prologue (full GCs). Compared with the used heap after the
+    /// previous full GC it says how much was allocated in between: a full GC with (almost)
+    /// nothing allocated before it is a back-to-back GC.
+    pub used_before: Option<u64>,
 }
 
 /// When to ask V8 for an extra, incremental full GC so the leak detector sees the heap base
@@ -262,6 +263,7 @@ impl GcEngine {
         }
         self.num_full_gc += 1;
         self.sample_pending = false;
+        let allocated = event.used_before.zip(self.last_full_used).map(|(before, last)| before.saturating_sub(last));
         if let Some(heap) = event.heap {
             self.last_full_used = Some(heap.used_heap_size);
         }
@@ -270,9 +272,7 @@ impl GcEngine {
             _ => return Emission::default(),
         };
         let used = heap.used_heap_size;
-        let back_to_back = event
-            .allocated_since_full_gc
-            .is_some_and(|bytes| bytes <= self.config.back_to_back_bytes);
+        let back_to_back = allocated.is_some_and(|bytes| bytes <= self.config.back_to_back_bytes);
         let leak = if back_to_back {
             self.estimator.refine_last(used);
             self.detector.refine_last(used);
@@ -299,13 +299,14 @@ mod tests {
 
     const MB: u64 = 1 << 20;
 
-    fn gc(kinds: u32, used: u64, t_ms: u64, allocated: Option<u64>) -> GcEvent {
+    /// A GC that left `used` bytes in use; `before` is the used heap at its prologue.
+    fn gc(kinds: u32, used: u64, t_ms: u64, before: Option<u64>) -> GcEvent {
         GcEvent {
             kinds,
             duration_ns: 1000,
             timestamp_us: t_ms * 1000,
             heap: Some(HeapStats { used_heap_size: used, total_heap_size: used * 2, ..HeapStats::default() }),
-            allocated_since_full_gc: allocated,
+            used_before: before,
         }
     }
     const SCAVENGE: u32 = 1;
@@ -329,9 +330,9 @@ mod tests {
     fn suppressed_full_gcs_emit_nothing_and_feed_nothing() {
         let mut e = GcEngine::default();
         e.on_gc(&gc(FULL, MB, 0, None), false);
-        let out = e.on_gc(&gc(FULL, 50 * MB, 1, Some(49 * MB)), true);
+        let out = e.on_gc(&gc(FULL, 50 * MB, 1, Some(60 * MB)), true);
         assert!(out.stats.is_none() && out.leak.is_none());
-        let stats = e.on_gc(&gc(FULL, 2 * MB, 2, Some(MB)), false).stats.unwrap();
+        let stats = e.on_gc(&gc(FULL, 2 * MB, 2, Some(51 * MB)), false).stats.unwrap();
         assert_eq!(stats.base.heap_compactions, 2, "the suppressed GC was not a compaction sample");
         assert_eq!(stats.base.num_full_gc, 3, "but it was a full GC");
     }
@@ -341,13 +342,16 @@ mod tests {
         let mut e = GcEngine::new(EngineConfig { back_to_back_bytes: 0, ..EngineConfig::default() });
         let mut used = 10 * MB;
         let mut leaks = 0;
-        for round in 0..6u64 {
-            // First GC of the pair: 200 KB leaked since the previous full GC.
+        e.on_gc(&gc(FULL, used, 0, None), false);
+        for round in 1..=6u64 {
+            // First GC of the pair: 200 KB leaked (plus garbage) since the previous full GC.
+            let before = used + 1024 * 1024;
             used += 200 * 1024;
-            leaks += e.on_gc(&gc(FULL, used, round * 10, Some(200 * 1024)), false).leak.is_some() as u32;
+            leaks += e.on_gc(&gc(FULL, used, round * 10, Some(before)), false).leak.is_some() as u32;
             // Second GC of the pair: nothing allocated; the heap is equal or a little smaller.
+            let before = used;
             used -= 64;
-            leaks += e.on_gc(&gc(FULL, used, round * 10 + 1, Some(0)), false).leak.is_some() as u32;
+            leaks += e.on_gc(&gc(FULL, used, round * 10 + 1, Some(before)), false).leak.is_some() as u32;
         }
         assert_eq!(leaks, 1, "a harness leaking between gc() calls is caught once");
     }
@@ -369,7 +373,7 @@ mod tests {
         assert!(!e.on_gc(&gc(SCAVENGE, 120 * MB, 20, None), false).request_sample, "below +25%");
         assert!(e.on_gc(&gc(SCAVENGE, 130 * MB, 30, None), false).request_sample, "above +25%");
         assert!(!e.on_gc(&gc(SCAVENGE, 140 * MB, 40, None), false).request_sample, "one pending at a time");
-        e.on_gc(&gc(FULL, 130 * MB, 50, Some(10 * MB)), false);
+        e.on_gc(&gc(FULL, 130 * MB, 50, Some(140 * MB)), false);
         assert!(!e.on_gc(&gc(SCAVENGE, 200 * MB, 500, None), false).request_sample, "at most once per second");
         assert!(e.on_gc(&gc(SCAVENGE, 200 * MB, 1100, None), false).request_sample);
     }
