@@ -9,4 +9,5 @@ pub mod format;
 pub mod gc;
 pub mod leak;
 pub mod stats;
+pub mod snapshot;
 pub mod summary;

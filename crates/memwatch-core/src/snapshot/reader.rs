@@ -1,0 +1,852 @@
+//! Streaming reader for V8 `.heapsnapshot` files (node 18 to 26).
+//!
+//! It reads the top-level object key by key: `snapshot` (the small header with `meta`) is
+//! parsed into a value; `nodes` and `edges` go straight into `u32` arrays; `strings` into one
+//! byte buffer with offsets; every other section (`trace_*`, `samples`, `locations`, future
+//! ones) is skipped without being stored. Nothing is recursive on input depth, so hostile
+//! nesting cannot overflow the stack, and no allocation is sized by a count the file claims
+//! beyond what the file's size can back.
+//!
+//! Errors name the problem and the byte offset where it was found; the reader never panics.
+
+use std::fmt;
+use std::io::{self, Read};
+
+/// Field lists from `snapshot.meta`, plus the counts the header claims.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SnapshotMeta {
+    pub node_fields: Vec<String>,
+    /// Names of the values of the node `type` field (`hidden`, `array`, `string`, `object`, ...).
+    pub node_types: Vec<String>,
+    pub edge_fields: Vec<String>,
+    /// Names of the values of the edge `type` field (`context`, `element`, `property`, ...).
+    pub edge_types: Vec<String>,
+    pub node_count: u64,
+    pub edge_count: u64,
+}
+
+/// A snapshot as flat arrays, validated against its own meta.
+#[derive(Clone, Debug, Default)]
+pub struct RawSnapshot {
+    pub meta: SnapshotMeta,
+    /// `node_count * node_fields.len()` values, node after node.
+    pub nodes: Vec<u32>,
+    /// `edge_count * edge_fields.len()` values, edge after edge.
+    pub edges: Vec<u32>,
+    /// Node values that do not fit in `u32` (rare: huge native sizes), by index into `nodes`;
+    /// `nodes` holds `u32::MAX` there.
+    pub wide_node_values: Vec<(usize, u64)>,
+    /// UTF-8 of all strings, back to back; string `i` is `string_bytes[string_ends[i-1]..string_ends[i]]`.
+    pub string_bytes: Vec<u8>,
+    pub string_ends: Vec<usize>,
+}
+
+impl RawSnapshot {
+    pub fn string(&self, i: usize) -> Option<&str> {
+        let end = *self.string_ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.string_ends[i - 1] };
+        std::str::from_utf8(self.string_bytes.get(start..end)?).ok()
+    }
+
+    pub fn string_count(&self) -> usize {
+        self.string_ends.len()
+    }
+}
+
+/// Why a snapshot could not be read, and where.
+#[derive(Debug)]
+pub struct ReadError {
+    /// Byte offset in the file where the problem was found.
+    pub offset: u64,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {})", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads a whole snapshot. `size_hint` (the file's size, when known) bounds every
+/// preallocation, so a header claiming billions of nodes cannot make the reader allocate them.
+pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSnapshot, ReadError> {
+    let mut lx = Lexer::new(input);
+    let mut snap = RawSnapshot::default();
+    let mut have_meta = false;
+    let (mut have_nodes, mut have_edges, mut have_strings) = (false, false, false);
+    // Each number in an array takes at least 2 bytes ("0,").
+    let cap_by_size = |claimed: u64| -> usize {
+        let bound = size_hint.map(|s| s / 2).unwrap_or(1 << 24);
+        claimed.min(bound).min(usize::MAX as u64) as usize
+    };
+
+    lx.expect(b'{')?;
+    loop {
+        lx.skip_ws()?;
+        if lx.peek()? == Some(b'}') {
+            lx.bump();
+            break;
+        }
+        let key = lx.string()?;
+        lx.expect(b':')?;
+        match key.as_str() {
+            "snapshot" => {
+                let at = lx.offset();
+                let value = lx.value()?;
+                snap.meta = parse_meta(&value).map_err(|m| ReadError { offset: at, message: m })?;
+                have_meta = true;
+            }
+            "nodes" => {
+                let expected = snap.meta.node_count.saturating_mul(snap.meta.node_fields.len() as u64);
+                snap.nodes.reserve(cap_by_size(expected));
+                lx.u32_array(&mut snap.nodes, Some(&mut snap.wide_node_values))?;
+                have_nodes = true;
+            }
+            "edges" => {
+                let expected = snap.meta.edge_count.saturating_mul(snap.meta.edge_fields.len() as u64);
+                snap.edges.reserve(cap_by_size(expected));
+                lx.u32_array(&mut snap.edges, None)?;
+                have_edges = true;
+            }
+            "strings" => {
+                lx.string_array(&mut snap.string_bytes, &mut snap.string_ends)?;
+                have_strings = true;
+            }
+            _ => lx.skip_value()?,
+        }
+        lx.skip_ws()?;
+        match lx.peek()? {
+            Some(b',') => lx.bump(),
+            Some(b'}') => {
+                lx.bump();
+                break;
+            }
+            other => return Err(lx.unexpected(other, "',' or '}' after a top-level section")),
+        }
+    }
+    let end = lx.offset();
+    for (present, what) in [(have_meta, "snapshot"), (have_nodes, "nodes"), (have_edges, "edges"), (have_strings, "strings")] {
+        if !present {
+            return Err(ReadError { offset: end, message: format!("the snapshot has no \"{what}\" section") });
+        }
+    }
+    validate(&snap).map_err(|message| ReadError { offset: end, message })?;
+    Ok(snap)
+}
+
+fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
+    let meta = v.get("meta").ok_or("\"snapshot\" has no \"meta\"")?;
+    let names = |key: &str| -> Result<Vec<String>, String> {
+        match meta.get(key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Str(s) => Ok(s.clone()),
+                    _ => Err(format!("meta.{key} holds a non-string")),
+                })
+                .collect(),
+            _ => Err(format!("meta.{key} is missing or not an array")),
+        }
+    };
+    // `node_types[0]` / `edge_types[0]` list the values of the `type` field.
+    let type_names = |key: &str| -> Result<Vec<String>, String> {
+        match meta.get(key) {
+            Some(Value::Array(items)) => match items.first() {
+                Some(Value::Array(kinds)) => Ok(kinds
+                    .iter()
+                    .map(|k| if let Value::Str(s) = k { s.clone() } else { String::new() })
+                    .collect()),
+                _ => Err(format!("meta.{key}[0] is not the list of type names")),
+            },
+            _ => Err(format!("meta.{key} is missing or not an array")),
+        }
+    };
+    let count = |key: &str| -> Result<u64, String> {
+        match v.get(key) {
+            Some(Value::Num(n)) => Ok(*n),
+            _ => Err(format!("snapshot.{key} is missing or not a number")),
+        }
+    };
+    let meta = SnapshotMeta {
+        node_fields: names("node_fields")?,
+        node_types: type_names("node_types")?,
+        edge_fields: names("edge_fields")?,
+        edge_types: type_names("edge_types")?,
+        node_count: count("node_count")?,
+        edge_count: count("edge_count")?,
+    };
+    for (fields, required, what) in [
+        (&meta.node_fields, &["type", "name", "id", "self_size", "edge_count"][..], "node_fields"),
+        (&meta.edge_fields, &["type", "name_or_index", "to_node"][..], "edge_fields"),
+    ] {
+        for r in required {
+            if !fields.iter().any(|f| f == r) {
+                return Err(format!("meta.{what} lacks \"{r}\""));
+            }
+        }
+    }
+    Ok(meta)
+}
+
+/// Checks the arrays against the header: lengths, edge counts, and every cross reference.
+fn validate(s: &RawSnapshot) -> Result<(), String> {
+    let m = &s.meta;
+    let nf = m.node_fields.len();
+    let ef = m.edge_fields.len();
+    if s.nodes.len() as u64 != m.node_count.saturating_mul(nf as u64) {
+        return Err(format!(
+            "node_count says {} nodes of {} fields ({} values) but \"nodes\" has {} values",
+            m.node_count,
+            nf,
+            m.node_count.saturating_mul(nf as u64),
+            s.nodes.len()
+        ));
+    }
+    if s.edges.len() as u64 != m.edge_count.saturating_mul(ef as u64) {
+        return Err(format!(
+            "edge_count says {} edges of {} fields ({} values) but \"edges\" has {} values",
+            m.edge_count,
+            ef,
+            m.edge_count.saturating_mul(ef as u64),
+            s.edges.len()
+        ));
+    }
+    let field = |fields: &[String], name: &str| fields.iter().position(|f| f == name).unwrap_or(0);
+    let (n_type, n_name, n_edges) = (field(&m.node_fields, "type"), field(&m.node_fields, "name"), field(&m.node_fields, "edge_count"));
+    let (e_type, e_name, e_to) = (field(&m.edge_fields, "type"), field(&m.edge_fields, "name_or_index"), field(&m.edge_fields, "to_node"));
+    let strings = s.string_count() as u64;
+    let mut edges_claimed = 0u64;
+    for (i, node) in s.nodes.chunks_exact(nf.max(1)).enumerate() {
+        if node[n_type] as usize >= m.node_types.len() {
+            return Err(format!("node {i} has type {} but meta lists {} node types", node[n_type], m.node_types.len()));
+        }
+        if u64::from(node[n_name]) >= strings {
+            return Err(format!("node {i} names string {} but there are {strings} strings", node[n_name]));
+        }
+        edges_claimed += u64::from(node[n_edges]);
+    }
+    if edges_claimed != m.edge_count {
+        return Err(format!("the nodes' edge counts add up to {edges_claimed} but edge_count is {}", m.edge_count));
+    }
+    let element = m.edge_types.iter().position(|t| t == "element");
+    let hidden = m.edge_types.iter().position(|t| t == "hidden");
+    for (i, edge) in s.edges.chunks_exact(ef.max(1)).enumerate() {
+        let kind = edge[e_type] as usize;
+        if kind >= m.edge_types.len() {
+            return Err(format!("edge {i} has type {kind} but meta lists {} edge types", m.edge_types.len()));
+        }
+        let to = edge[e_to] as usize;
+        if to % nf.max(1) != 0 || to >= s.nodes.len() {
+            return Err(format!("edge {i} points to node field offset {to}, outside the {} node values", s.nodes.len()));
+        }
+        // Element and hidden edges carry an index; the others name a string.
+        let by_index = Some(kind) == element || Some(kind) == hidden;
+        if !by_index && u64::from(edge[e_name]) >= strings {
+            return Err(format!("edge {i} names string {} but there are {strings} strings", edge[e_name]));
+        }
+    }
+    Ok(())
+}
+
+/// The small JSON values of the `snapshot` header.
+#[derive(Debug, PartialEq)]
+enum Value {
+    Null,
+    Bool(bool),
+    Num(u64),
+    Str(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// The header is tiny; anything deeper than this is not a snapshot header.
+const MAX_HEADER_DEPTH: usize = 32;
+/// Nor is a header bigger than this.
+const MAX_HEADER_BYTES: u64 = 16 << 20;
+
+struct Lexer<R: Read> {
+    input: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    consumed: u64,
+}
+
+impl<R: Read> Lexer<R> {
+    fn new(input: R) -> Self {
+        Lexer { input, buf: vec![0; 1 << 18], pos: 0, len: 0, consumed: 0 }
+    }
+
+    fn offset(&self) -> u64 {
+        self.consumed + self.pos as u64
+    }
+
+    fn err(&self, message: impl Into<String>) -> ReadError {
+        ReadError { offset: self.offset(), message: message.into() }
+    }
+
+    fn unexpected(&self, got: Option<u8>, wanted: &str) -> ReadError {
+        match got {
+            Some(b) => self.err(format!("expected {wanted}, found {:?}", b as char)),
+            None => self.err(format!("the file ends early (truncated?): expected {wanted}")),
+        }
+    }
+
+    fn fill(&mut self) -> Result<bool, ReadError> {
+        if self.pos < self.len {
+            return Ok(true);
+        }
+        self.consumed += self.len as u64;
+        self.pos = 0;
+        self.len = 0;
+        loop {
+            match self.input.read(&mut self.buf) {
+                Ok(n) => {
+                    self.len = n;
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.err(format!("read error: {e}"))),
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<u8>, ReadError> {
+        Ok(if self.fill()? { Some(self.buf[self.pos]) } else { None })
+    }
+
+    fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    fn next_byte(&mut self) -> Result<Option<u8>, ReadError> {
+        let b = self.peek()?;
+        if b.is_some() {
+            self.pos += 1;
+        }
+        Ok(b)
+    }
+
+    fn skip_ws(&mut self) -> Result<(), ReadError> {
+        while let Some(b) = self.peek()? {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), ReadError> {
+        self.skip_ws()?;
+        match self.peek()? {
+            Some(b) if b == want => {
+                self.pos += 1;
+                Ok(())
+            }
+            other => Err(self.unexpected(other, &format!("{:?}", want as char))),
+        }
+    }
+
+    /// A non-negative integer (what every nodes/edges/meta count is).
+    fn number(&mut self) -> Result<u64, ReadError> {
+        self.skip_ws()?;
+        let mut v: u64 = 0;
+        let mut digits = 0;
+        while let Some(b) = self.peek()? {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                .ok_or_else(|| self.err("a number does not fit in 64 bits"))?;
+            digits += 1;
+            self.pos += 1;
+        }
+        if digits == 0 {
+            let got = self.peek()?;
+            return Err(self.unexpected(got, "a non-negative integer"));
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek()? {
+            return Err(self.err("expected an integer, found a fraction or exponent"));
+        }
+        Ok(v)
+    }
+
+    /// `[n, n, ...]` into `out`; values over u32 go to `wide` (or are an error without it).
+    fn u32_array(&mut self, out: &mut Vec<u32>, mut wide: Option<&mut Vec<(usize, u64)>>) -> Result<(), ReadError> {
+        self.expect(b'[')?;
+        self.skip_ws()?;
+        if self.peek()? == Some(b']') {
+            self.bump();
+            return Ok(());
+        }
+        loop {
+            // Fast path: digits straight out of the buffer.
+            self.skip_ws()?;
+            let v = self.number()?;
+            match u32::try_from(v) {
+                Ok(v) if v != u32::MAX => out.push(v),
+                _ => match wide.as_deref_mut() {
+                    Some(w) => {
+                        w.push((out.len(), v));
+                        out.push(u32::MAX);
+                    }
+                    None => return Err(self.err(format!("value {v} is too large for an edge field"))),
+                },
+            }
+            self.skip_ws()?;
+            match self.next_byte()? {
+                Some(b',') => {}
+                Some(b']') => return Ok(()),
+                other => return Err(self.unexpected(other, "',' or ']' in a number array")),
+            }
+        }
+    }
+
+    /// `["...", ...]` into one byte buffer with end offsets.
+    fn string_array(&mut self, bytes: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<(), ReadError> {
+        self.expect(b'[')?;
+        self.skip_ws()?;
+        if self.peek()? == Some(b']') {
+            self.bump();
+            return Ok(());
+        }
+        loop {
+            self.skip_ws()?;
+            self.string_into(bytes)?;
+            ends.push(bytes.len());
+            self.skip_ws()?;
+            match self.next_byte()? {
+                Some(b',') => {}
+                Some(b']') => return Ok(()),
+                other => return Err(self.unexpected(other, "',' or ']' in the strings array")),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, ReadError> {
+        self.skip_ws()?;
+        let mut bytes = Vec::new();
+        self.string_into(&mut bytes)?;
+        String::from_utf8(bytes).map_err(|_| self.err("a key is not valid UTF-8"))
+    }
+
+    /// A JSON string appended to `out` as UTF-8. Invalid UTF-8 and lone surrogates become
+    /// U+FFFD, as V8 itself writes them for unpaired surrogates in JS strings.
+    fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), ReadError> {
+        match self.next_byte()? {
+            Some(b'"') => {}
+            other => return Err(self.unexpected(other, "a string")),
+        }
+        let start = out.len();
+        loop {
+            // Copy runs of plain bytes at once.
+            if !self.fill()? {
+                return Err(self.err("the file ends inside a string (truncated?)"));
+            }
+            let chunk = &self.buf[self.pos..self.len];
+            let Some(run) = chunk.iter().position(|&b| b == b'"' || b == b'\\') else {
+                // The string goes on past this buffer: keep it all and read more.
+                out.extend_from_slice(chunk);
+                self.pos = self.len;
+                continue;
+            };
+            out.extend_from_slice(&chunk[..run]);
+            let stop = chunk[run];
+            self.pos += run + 1;
+            if stop == b'"' {
+                break;
+            }
+            self.escape(out)?;
+        }
+        if std::str::from_utf8(&out[start..]).is_err() {
+            let fixed = String::from_utf8_lossy(&out[start..]).into_owned();
+            out.truncate(start);
+            out.extend_from_slice(fixed.as_bytes());
+        }
+        Ok(())
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), ReadError> {
+        let c = match self.next_byte()? {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let hi = self.hex4()?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    // A high surrogate: pair it with a following \uDC00-\uDFFF if there is one.
+                    if self.peek()? == Some(b'\\') {
+                        self.bump();
+                        if self.next_byte()? != Some(b'u') {
+                            return Err(self.err("bad escape after a high surrogate"));
+                        }
+                        let lo = self.hex4()?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}')
+                        } else {
+                            out.extend_from_slice("\u{FFFD}".as_bytes());
+                            char::from_u32(lo).unwrap_or('\u{FFFD}')
+                        }
+                    } else {
+                        '\u{FFFD}'
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{FFFD}')
+                }
+            }
+            other => return Err(self.unexpected(other, "an escape character")),
+        };
+        let mut tmp = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, ReadError> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let b = self.next_byte()?;
+            let d = b.and_then(|b| (b as char).to_digit(16)).ok_or_else(|| self.err("bad \\u escape"))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ReadError> {
+        for &w in word {
+            if self.next_byte()? != Some(w) {
+                return Err(self.err(format!("bad literal, expected {:?}", String::from_utf8_lossy(word))));
+            }
+        }
+        Ok(())
+    }
+
+    /// A small JSON value (the header), built without recursion and within fixed bounds.
+    fn value(&mut self) -> Result<Value, ReadError> {
+        enum Frame {
+            Array(Vec<Value>),
+            Object(Vec<(String, Value)>, Option<String>),
+        }
+        let start = self.offset();
+        let mut stack: Vec<Frame> = Vec::new();
+        'next_value: loop {
+            if self.offset() - start > MAX_HEADER_BYTES {
+                return Err(self.err("the \"snapshot\" header is implausibly large"));
+            }
+            self.skip_ws()?;
+            let mut finished: Option<Value> = None;
+            // In an object, the next key comes first (or the end of an empty object).
+            if let Some(Frame::Object(_, key)) = stack.last_mut() {
+                if key.is_none() {
+                    if self.peek()? == Some(b'}') {
+                        self.bump();
+                        if let Some(Frame::Object(fields, _)) = stack.pop() {
+                            finished = Some(Value::Object(fields));
+                        }
+                    } else {
+                        *key = Some(self.string()?);
+                        self.expect(b':')?;
+                        self.skip_ws()?;
+                    }
+                }
+            }
+            let mut v = match finished {
+                Some(v) => v,
+                None => match self.peek()? {
+                    Some(open @ (b'{' | b'[')) => {
+                        self.bump();
+                        if stack.len() >= MAX_HEADER_DEPTH {
+                            return Err(self.err("the \"snapshot\" header is nested too deeply"));
+                        }
+                        self.skip_ws()?;
+                        if open == b'[' && self.peek()? == Some(b']') {
+                            self.bump();
+                            Value::Array(Vec::new())
+                        } else {
+                            stack.push(if open == b'{' { Frame::Object(Vec::new(), None) } else { Frame::Array(Vec::new()) });
+                            continue 'next_value;
+                        }
+                    }
+                    Some(b'"') => Value::Str(self.string()?),
+                    Some(b't') => {
+                        self.literal(b"true")?;
+                        Value::Bool(true)
+                    }
+                    Some(b'f') => {
+                        self.literal(b"false")?;
+                        Value::Bool(false)
+                    }
+                    Some(b'n') => {
+                        self.literal(b"null")?;
+                        Value::Null
+                    }
+                    Some(b'0'..=b'9') => Value::Num(self.number()?),
+                    other => return Err(self.unexpected(other, "a JSON value")),
+                },
+            };
+            // Hand the finished value to its parent, closing parents that end here.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(v),
+                    Some(Frame::Array(items)) => {
+                        items.push(v);
+                        self.skip_ws()?;
+                        match self.next_byte()? {
+                            Some(b',') => continue 'next_value,
+                            Some(b']') => match stack.pop() {
+                                Some(Frame::Array(items)) => v = Value::Array(items),
+                                _ => return Err(self.err("internal: header parser out of step")),
+                            },
+                            other => return Err(self.unexpected(other, "',' or ']'")),
+                        }
+                    }
+                    Some(Frame::Object(fields, key)) => {
+                        let k = key.take().unwrap_or_default();
+                        fields.push((k, v));
+                        self.skip_ws()?;
+                        match self.next_byte()? {
+                            Some(b',') => continue 'next_value,
+                            Some(b'}') => match stack.pop() {
+                                Some(Frame::Object(fields, _)) => v = Value::Object(fields),
+                                _ => return Err(self.err("internal: header parser out of step")),
+                            },
+                            other => return Err(self.unexpected(other, "',' or '}'")),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips any JSON value without storing it (unknown sections), iteratively.
+    fn skip_value(&mut self) -> Result<(), ReadError> {
+        let mut depth: u64 = 0;
+        loop {
+            self.skip_ws()?;
+            match self.peek()? {
+                Some(b'{' | b'[') => {
+                    self.bump();
+                    depth += 1;
+                }
+                Some(b'}' | b']') => {
+                    if depth == 0 {
+                        return Err(self.err("unbalanced brackets"));
+                    }
+                    self.bump();
+                    depth -= 1;
+                }
+                Some(b',' | b':') => self.bump(),
+                Some(b'"') => {
+                    let mut sink = Vec::new();
+                    self.string_into(&mut sink)?;
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => {
+                    while let Some(b) = self.peek()? {
+                        if !(b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')) {
+                            break;
+                        }
+                        self.bump();
+                    }
+                }
+                other => return Err(self.unexpected(other, "a JSON value")),
+            }
+            if depth == 0 {
+                self.skip_ws()?;
+                if matches!(self.peek()?, Some(b',' | b'}')) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small but complete snapshot: 3 nodes, 3 edges, escapes, surrogates, extra sections.
+    const VALID: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic","concatenated string","sliced string","symbol","bigint","object shape"],"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"],"trace_function_info_fields":["function_id","name"],"location_fields":["object_index","script_id","line","column"]},"node_count":3,"edge_count":3,"trace_function_count":0},
+"nodes":[9,0,1,0,2,0,0
+,3,1,3,32,1,0,0
+,2,2,5,4294967296,0,0,0],
+"edges":[1,0,7,2,1,14,6,2,14],
+"trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[[[]],{"a":[1,{"b":"}]"}]}],
+"strings":["","Caf\u00e9 \"q\" \\ \/","smile \ud83d\ude00 lone \ud800 end"]}"#;
+
+    fn read(text: &str) -> Result<RawSnapshot, ReadError> {
+        read_snapshot(text.as_bytes(), Some(text.len() as u64))
+    }
+
+    #[test]
+    fn reads_a_valid_snapshot_driven_by_its_meta() {
+        let s = read(VALID).expect("valid");
+        assert_eq!(s.meta.node_count, 3);
+        assert_eq!(s.meta.node_fields.len(), 7);
+        assert_eq!(s.meta.node_types[3], "object");
+        assert_eq!(s.meta.edge_types[6], "weak");
+        assert_eq!(s.nodes.len(), 21);
+        assert_eq!(s.edges, [1, 0, 7, 2, 1, 14, 6, 2, 14]);
+        assert_eq!(s.wide_node_values, [(17, 4_294_967_296)], "a size over u32 is kept exactly");
+        assert_eq!(s.nodes[17], u32::MAX);
+        assert_eq!(s.string(1), Some("Caf\u{e9} \"q\" \\ /"));
+        assert_eq!(s.string(2), Some("smile \u{1F600} lone \u{FFFD} end"));
+        assert_eq!(s.string_count(), 3);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_with_an_offset_never_a_panic() {
+        for cut in 0..VALID.len() {
+            let part = &VALID.as_bytes()[..cut];
+            let err = read_snapshot(part, Some(cut as u64)).expect_err("a truncated file must not parse");
+            assert!(err.offset <= cut as u64, "offset {} beyond the {cut} bytes read", err.offset);
+        }
+    }
+
+    #[test]
+    fn garbage_and_wrong_shapes_are_clear_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("", "ends early"),
+            ("hello", "expected '{'"),
+            ("[1,2]", "expected '{'"),
+            ("{}", "no \"snapshot\" section"),
+            (r#"{"snapshot":{"meta":{}}}"#, "meta.node_fields"),
+            (r#"{"snapshot":{"node_count":1}}"#, "has no \"meta\""),
+        ];
+        for (input, needle) in cases {
+            let err = read(input).expect_err(input).to_string();
+            assert!(err.contains(needle), "{input:?}: {err}");
+            assert!(err.contains("at byte"), "{err}");
+        }
+    }
+
+    fn with(from: &str, to: &str) -> String {
+        assert!(VALID.contains(from), "fixture lacks {from}");
+        VALID.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn inconsistent_snapshots_are_rejected_with_the_reason() {
+        let cases = [
+            (with(r#""node_count":3"#, r#""node_count":4"#), "node_count says 4"),
+            (with(r#""edge_count":3,"#, r#""edge_count":2,"#), "edge_count says 2"),
+            (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,6,2,999]"), "outside the 21 node values"),
+            (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,6,2,8]"), "node field offset 8"),
+            (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,9,2,14]"), "edge 2 has type 9"),
+            (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,77,14,6,2,14]"), "edge 1 names string 77"),
+            (with("[9,0,1,0,2,0,0", "[99,0,1,0,2,0,0"), "node 0 has type 99"),
+            (with(r#""id","self_size""#, r#""ident","self_size""#), "lacks \"id\""),
+            (with(",3,1,3,32,1,0,0", ",3,1,3,32,2,0,0"), "add up to 4"),
+            (with("[9,0,1", "[9,-1,1"), "a non-negative integer"),
+            (with("[9,0,1", "[9,0.5,1"), "fraction"),
+        ];
+        for (input, needle) in cases {
+            let err = read(&input).expect_err(needle).to_string();
+            assert!(err.contains(needle), "wanted {needle:?} in: {err}");
+        }
+    }
+
+    #[test]
+    fn hostile_nesting_does_not_overflow_the_stack() {
+        let deep_section = format!("{{\"samples\":{}", "[".repeat(1_000_000));
+        assert!(read(&deep_section).unwrap_err().to_string().contains("ends early"));
+        let deep_header = format!("{{\"snapshot\":{}", "[".repeat(100_000));
+        assert!(read(&deep_header).unwrap_err().to_string().contains("nested too deeply"));
+    }
+
+    #[test]
+    fn absurd_claimed_counts_do_not_allocate() {
+        let text = with(r#""node_count":3"#, r#""node_count":1000000000000"#);
+        // Must fail on the count mismatch, after reserving no more than the file can back.
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains("node_count says 1000000000000"), "{err}");
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"{}[]\",:0123456789-.eE \\u\x00\xff";
+        let (mut ok, mut rejected) = (0, 0);
+        for _ in 0..20_000 {
+            let mut bytes = VALID.as_bytes().to_vec();
+            for _ in 0..1 + rand() % 4 {
+                let at = (rand() % bytes.len() as u64) as usize;
+                match rand() % 3 {
+                    0 => bytes[at] = alphabet[(rand() % alphabet.len() as u64) as usize],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, alphabet[(rand() % alphabet.len() as u64) as usize]),
+                }
+            }
+            match read_snapshot(&bytes[..], Some(bytes.len() as u64)) {
+                Ok(s) => {
+                    ok += 1;
+                    assert_eq!(s.nodes.len() as u64, s.meta.node_count * s.meta.node_fields.len() as u64);
+                }
+                Err(_) => rejected += 1,
+            }
+        }
+        assert!(rejected > 10_000, "most mutations break the file ({ok} parsed, {rejected} rejected)");
+    }
+
+    #[test]
+    fn reads_a_real_snapshot_written_by_node() {
+        // node is this project's runtime; CI and every developer machine have it.
+        let path = std::env::temp_dir().join(format!("memwatch-core-reader-{}.heapsnapshot", std::process::id()));
+        let status = std::process::Command::new("node")
+            .arg("-e")
+            .arg(format!(
+                "class ReaderFixture {{}}; globalThis.keep = Array.from({{ length: 500 }}, () => new ReaderFixture()); \
+                 require('v8').writeHeapSnapshot({:?})",
+                path.to_string_lossy()
+            ))
+            .status()
+            .expect("node runs");
+        assert!(status.success());
+        let file = std::fs::File::open(&path).unwrap();
+        let size = file.metadata().unwrap().len();
+        let s = read_snapshot(std::io::BufReader::new(file), Some(size)).expect("node's own snapshot reads");
+        std::fs::remove_file(&path).ok();
+        assert!(s.meta.node_count > 10_000, "{} nodes", s.meta.node_count);
+        let field = |f: &str| s.meta.node_fields.iter().position(|x| x == f).unwrap();
+        let (name, kind) = (field("name"), field("type"));
+        let object = s.meta.node_types.iter().position(|t| t == "object").unwrap() as u32;
+        let nf = s.meta.node_fields.len();
+        let named: Vec<u32> = s
+            .nodes
+            .chunks_exact(nf)
+            .filter(|n| s.string(n[name] as usize) == Some("ReaderFixture"))
+            .map(|n| n[kind])
+            .collect();
+        // The instances are objects; the class also names a string, a closure and its code.
+        let objects = named.iter().filter(|&&k| k == object).count();
+        assert_eq!(objects, 500);
+    }
+}
