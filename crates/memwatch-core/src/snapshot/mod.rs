@@ -4,6 +4,9 @@
 //! string), driven by the file's own `snapshot.meta` field lists. The analysis passes
 //! (retainers, distances, dominators, retained sizes, aggregates) build on its output.
 
+pub mod graph;
 pub mod reader;
+#[cfg(test)]
+mod testutil;
 
 pub use reader::{read_snapshot, ReadError, RawSnapshot, SnapshotMeta};

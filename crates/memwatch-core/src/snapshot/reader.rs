@@ -818,22 +818,10 @@ mod tests {
 
     #[test]
     fn reads_a_real_snapshot_written_by_node() {
-        // node is this project's runtime; CI and every developer machine have it.
-        let path = std::env::temp_dir().join(format!("memwatch-core-reader-{}.heapsnapshot", std::process::id()));
-        let status = std::process::Command::new("node")
-            .arg("-e")
-            .arg(format!(
-                "class ReaderFixture {{}}; globalThis.keep = Array.from({{ length: 500 }}, () => new ReaderFixture()); \
-                 require('v8').writeHeapSnapshot({:?})",
-                path.to_string_lossy()
-            ))
-            .status()
-            .expect("node runs");
-        assert!(status.success());
-        let file = std::fs::File::open(&path).unwrap();
-        let size = file.metadata().unwrap().len();
-        let s = read_snapshot(std::io::BufReader::new(file), Some(size)).expect("node's own snapshot reads");
-        std::fs::remove_file(&path).ok();
+        let s = crate::snapshot::testutil::node_snapshot(
+            "reader",
+            "class ReaderFixture {}; globalThis.keep = Array.from({ length: 500 }, () => new ReaderFixture());",
+        );
         assert!(s.meta.node_count > 10_000, "{} nodes", s.meta.node_count);
         let field = |f: &str| s.meta.node_fields.iter().position(|x| x == f).unwrap();
         let (name, kind) = (field("name"), field("type"));
