@@ -132,6 +132,31 @@ declare namespace memwatch {
     backToBackBytes: number;
   }
 
+  interface AnalyzedObject {
+    id: number;
+    className: string;
+    selfSize: number;
+    retainedSize: number;
+  }
+
+  interface AnalysisReport {
+    nodes: number;
+    edges: number;
+    /** Sum of all self sizes: what the root retains. */
+    totalSize: number;
+    /** Objects retaining more than 10% of the heap, largest first. */
+    suspects: {
+      object: AnalyzedObject;
+      percent: number;
+      /** Down the dominator tree, each step holding most of the previous one's memory. */
+      mainlyIn: AnalyzedObject[];
+      /** Shortest path from the root, root side first. */
+      retainerPath: { edge: string; object: AnalyzedObject }[];
+    }[];
+    classes: { className: string; count: number; shallowSize: number; retainedSize: number }[];
+    largest: AnalyzedObject[];
+  }
+
   interface BuildInfo {
     /** NODE_MODULE_VERSION the binary was compiled for. */
     abi: number;
@@ -154,6 +179,10 @@ declare namespace memwatch {
     /** Validates and applies any subset of the options; returns the options in force. */
     setOptions(options: Partial<Options>): Options;
     buildInfo(): BuildInfo;
+    /** Analyses a .heapsnapshot file offline (synchronous). */
+    analyze(file: string, options?: { top?: number }): AnalysisReport;
+    /** The report as the CLI prints it: text, or JSON text with `json: true`. */
+    analyzeText(file: string, options?: { top?: number; json?: boolean }): string;
     HeapDiff: HeapDiffConstructor;
   }
 }

@@ -146,6 +146,27 @@ class HeapDiff {
 }
 
 memwatch.HeapDiff = HeapDiff;
+
+function analyzeArgs(file, options = {}) {
+  if (typeof file !== 'string' || file === '') throw new TypeError('memwatch.analyze: expected the path of a .heapsnapshot file');
+  const top = options.top === undefined ? 20 : options.top;
+  if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError('memwatch.analyze: "top" must be an integer from 1 to 100000');
+  return top;
+}
+
+/**
+ * Analyses a .heapsnapshot file offline: totals, suspects (objects retaining more than 10% of
+ * the heap, where it accumulates, and a retainer path from a GC root), per-class table with
+ * retained sizes, largest objects. Synchronous; throws on unreadable or malformed files.
+ */
+memwatch.analyze = function analyze(file, options) {
+  return JSON.parse(native.analyzeSnapshot(file, analyzeArgs(file, options), true));
+};
+
+/** The same report as text (or JSON text with `{ json: true }`), as the CLI prints it. */
+memwatch.analyzeText = function analyzeText(file, options = {}) {
+  return native.analyzeSnapshot(file, analyzeArgs(file, options), Boolean(options.json));
+};
 /** What the loaded binary was built for: { abi, node, v8 }. */
 memwatch.buildInfo = native.buildInfo;
 

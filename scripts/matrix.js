@@ -77,6 +77,7 @@ const FEATURES = [
   ['leak', ['leak.test.js']],
   ['HeapDiff', ['heapdiff.test.js']],
   ['worker threads', ['workers.test.js']],
+  ['analyze', ['analyze.test.js']],
 ];
 
 /** Runs some suites under `bin`; resolves with counts parsed from the TAP output. */

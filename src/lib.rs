@@ -1,6 +1,7 @@
 //! memwatch-rs native addon: the napi surface over the per-isolate GC monitor, HeapDiff, and
 //! the V8 boundary. Thin by design: policy lives in `memwatch-core`, the JS API in `index.js`.
 
+mod analyze;
 mod heapdiff;
 mod monitor;
 mod v8;

@@ -129,6 +129,25 @@ impl HeapGraph {
     }
 
     /// DevTools' rule: does this edge, leaving `from`, retain its target?
+    pub fn retains(&self, from: u32, edge: u32) -> bool {
+        self.is_essential(from, edge)
+    }
+
+    /// The node an edge leaves from (binary search over `first_edge`).
+    pub fn edge_owner(&self, edge: u32) -> u32 {
+        (self.first_edge.partition_point(|&f| f <= edge) - 1) as u32
+    }
+
+    /// How DevTools labels an edge: `[i]` for elements, the property name otherwise.
+    pub fn edge_label(&self, edge: u32) -> String {
+        let t = self.edge_types.get(self.edge_type[edge as usize] as usize).map(String::as_str).unwrap_or("");
+        let name = self.edge_name[edge as usize];
+        match t {
+            "element" | "hidden" => format!("[{name}]"),
+            _ => self.string(name).to_string(),
+        }
+    }
+
     fn is_essential(&self, from: u32, edge: u32) -> bool {
         let t = Some(self.edge_type[edge as usize]);
         t != self.weak_edge && (t != self.shortcut_edge || from == ROOT)

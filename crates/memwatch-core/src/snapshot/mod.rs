@@ -6,7 +6,9 @@
 
 pub mod graph;
 pub mod reader;
+pub mod report;
 #[cfg(test)]
 mod testutil;
 
 pub use reader::{read_snapshot, ReadError, RawSnapshot, SnapshotMeta};
+pub use report::{analyze, Report};

@@ -1,0 +1,75 @@
+'use strict';
+// Offline snapshot analysis through the JS API and the CLI, on snapshots node writes here.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const memwatch = require('..');
+const { ROOT, runNode } = require('./helpers');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-rs-analyze-'));
+const leaky = path.join(dir, 'leaky.heapsnapshot');
+
+test.before(() => {
+  const r = runNode(
+    `class Client { constructor() { this.buffers = []; } }
+     globalThis.client = new Client();
+     for (let i = 0; i < 20000; i++) client.buffers.push({ i, data: 'x'.repeat(100) + i });
+     require('v8').writeHeapSnapshot(${JSON.stringify(leaky)});`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+});
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function cli(...args) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), ...args], { encoding: 'utf8' });
+}
+
+test('memwatch.analyze names the holder as the suspect, with where and how it is held', () => {
+  const r = memwatch.analyze(leaky);
+  assert.ok(r.nodes > 20000 && r.edges > r.nodes);
+  const client = r.suspects.find((s) => s.object.className === 'Client');
+  assert.ok(client, 'Client is a suspect');
+  assert.ok(client.percent > 50);
+  assert.strictEqual(client.mainlyIn[0].className, 'Array');
+  assert.strictEqual(client.retainerPath[client.retainerPath.length - 1].edge, 'client');
+  const rowsByClass = Object.fromEntries(r.classes.map((c) => [c.className, c]));
+  assert.ok(rowsByClass.Client.retainedSize >= client.object.retainedSize);
+  assert.ok(r.totalSize >= client.object.retainedSize);
+});
+
+test('the CLI prints the report, and --json the same as JSON', () => {
+  const text = cli('analyze', leaky, '--top', '5');
+  assert.strictEqual(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^heap: [\d,]+ bytes in [\d,]+ nodes/);
+  assert.match(text.stdout, /Client @\d+ retains [\d,]+ bytes \(\d+\.\d%\), mainly in Array @\d+/);
+  assert.match(text.stdout, /path: \(root\) .*client -> Client @\d+/);
+  const json = cli('analyze', leaky, '--json');
+  assert.strictEqual(json.status, 0, json.stderr);
+  assert.deepStrictEqual(JSON.parse(json.stdout), memwatch.analyze(leaky));
+});
+
+test('bad input: clear errors with the byte offset, non-zero exit, no crash', () => {
+  const whole = fs.readFileSync(leaky);
+  const truncated = path.join(dir, 'truncated.heapsnapshot');
+  fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2)));
+  const garbage = path.join(dir, 'garbage.heapsnapshot');
+  fs.writeFileSync(garbage, 'this is not a heap snapshot');
+  for (const [file, pattern] of [
+    [truncated, /ends .*\(at byte \d+\)/],
+    [garbage, /expected '\{'.*\(at byte 0\)/],
+    [path.join(dir, 'missing.heapsnapshot'), /No such file/],
+  ]) {
+    const r = cli('analyze', file);
+    assert.strictEqual(r.status, 1, `${file}: ${r.stdout}`);
+    assert.strictEqual(r.signal, null);
+    assert.match(r.stderr, pattern);
+    assert.throws(() => memwatch.analyze(file), pattern);
+  }
+  assert.strictEqual(cli('analyze').status, 2, 'usage error');
+  assert.strictEqual(cli('frobnicate').status, 2);
+  assert.throws(() => memwatch.analyze(leaky, { top: 0 }), RangeError);
+});

@@ -1,0 +1,299 @@
+//! The analysis report of a heap snapshot: totals, the per-class table, the largest objects,
+//! and "suspects" (objects retaining more than a tenth of the heap) with where their memory
+//! accumulates and how a GC root reaches them. Rendered as text or JSON.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+use super::graph::{class_summary, dominators, ClassRow, Dominators, HeapGraph, ROOT};
+
+/// An object in the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectRow {
+    pub id: u64,
+    pub class_name: String,
+    pub self_size: u64,
+    pub retained_size: u64,
+}
+
+/// An object retaining more than `SUSPECT_SHARE` of the heap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suspect {
+    pub object: ObjectRow,
+    pub percent: f64,
+    /// Dominator-tree descent: each step the child holding most of its parent's memory.
+    pub mainly_in: Vec<ObjectRow>,
+    /// Shortest path from the root: `(edge label, object)` pairs, root side first.
+    pub retainer_path: Vec<(String, ObjectRow)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub nodes: u64,
+    pub edges: u64,
+    pub total_size: u64,
+    pub classes: Vec<ClassRow>,
+    pub largest: Vec<ObjectRow>,
+    pub suspects: Vec<Suspect>,
+}
+
+const SUSPECT_SHARE: f64 = 0.10;
+
+/// Runs every pass and builds the report, keeping the `top` rows of each table.
+pub fn analyze(g: &HeapGraph, top: usize) -> Report {
+    let d = dominators(g);
+    let total = d.retained[ROOT as usize];
+    let synthetic = g.node_types.iter().position(|t| t == "synthetic").map(|p| p as u8);
+    let interesting = |v: u32| v != ROOT && Some(g.node_type[v as usize]) != synthetic;
+    let row = |v: u32| ObjectRow {
+        id: g.node_id[v as usize],
+        class_name: g.class_name(v),
+        self_size: g.self_size[v as usize],
+        retained_size: d.retained[v as usize],
+    };
+
+    let mut by_retained: Vec<u32> = (0..g.node_count() as u32).filter(|&v| interesting(v)).collect();
+    by_retained.sort_unstable_by(|&a, &b| d.retained[b as usize].cmp(&d.retained[a as usize]).then(a.cmp(&b)));
+    let largest = by_retained.iter().take(top).map(|&v| row(v)).collect();
+
+    let children = dominator_children(g, &d);
+    let parents = shortest_paths(g);
+    let suspects = by_retained
+        .iter()
+        .take_while(|&&v| total > 0 && d.retained[v as usize] as f64 > SUSPECT_SHARE * total as f64)
+        .take(top)
+        .map(|&v| Suspect {
+            object: row(v),
+            percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
+            mainly_in: mainly_in(&d, &children, v).into_iter().map(row).collect(),
+            retainer_path: retainer_path(g, &parents, v).into_iter().map(|(label, n)| (label, row(n))).collect(),
+        })
+        .collect();
+
+    let mut classes = class_summary(g, &d);
+    classes.retain(|c| c.class_name != "(synthetic)");
+    classes.truncate(top);
+    Report { nodes: g.node_count() as u64, edges: g.edge_to.len() as u64, total_size: total, classes, largest, suspects }
+}
+
+/// Dominator-tree children of every node, in CSR form `(first, list)`.
+fn dominator_children(g: &HeapGraph, d: &Dominators) -> (Vec<u32>, Vec<u32>) {
+    let n = g.node_count();
+    let mut first = vec![0u32; n + 1];
+    for v in 1..n {
+        first[d.idom[v] as usize + 1] += 1;
+    }
+    for i in 0..n {
+        first[i + 1] += first[i];
+    }
+    let mut fill = first.clone();
+    let mut list = vec![0u32; n.saturating_sub(1)];
+    for v in 1..n {
+        let p = d.idom[v] as usize;
+        list[fill[p] as usize] = v as u32;
+        fill[p] += 1;
+    }
+    (first, list)
+}
+
+/// Follows the heaviest dominated child while it holds at least half of its parent's memory.
+fn mainly_in(d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), from: u32) -> Vec<u32> {
+    let mut chain = Vec::new();
+    let mut v = from;
+    for _ in 0..12 {
+        let kids = &list[first[v as usize] as usize..first[v as usize + 1] as usize];
+        let Some(&heaviest) = kids.iter().max_by_key(|&&c| d.retained[c as usize]) else { break };
+        if d.retained[heaviest as usize] * 2 < d.retained[v as usize] {
+            break;
+        }
+        chain.push(heaviest);
+        v = heaviest;
+    }
+    chain
+}
+
+/// BFS from the root over retaining edges: for each node, the edge it was first reached by.
+fn shortest_paths(g: &HeapGraph) -> Vec<u32> {
+    let n = g.node_count();
+    let mut via = vec![u32::MAX; n];
+    let mut queue = VecDeque::from([ROOT]);
+    via[ROOT as usize] = u32::MAX - 1;
+    while let Some(v) = queue.pop_front() {
+        for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
+            let w = g.edge_to[e as usize];
+            if via[w as usize] == u32::MAX && g.retains(v, e) {
+                via[w as usize] = e;
+                queue.push_back(w);
+            }
+        }
+    }
+    via
+}
+
+/// The path from the root to `target` as (label of the edge into the object, object).
+fn retainer_path(g: &HeapGraph, via: &[u32], target: u32) -> Vec<(String, u32)> {
+    let mut path = Vec::new();
+    let mut v = target;
+    while v != ROOT && path.len() < 64 {
+        let e = via[v as usize];
+        if e >= u32::MAX - 1 {
+            break; // not reachable through retaining edges (held weakly or not at all)
+        }
+        path.push((g.edge_label(e), v));
+        v = g.edge_owner(e);
+    }
+    path.reverse();
+    path
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Report {
+    /// A readable summary for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "heap: {} bytes in {} nodes, {} edges\n", thousands(self.total_size), thousands(self.nodes), thousands(self.edges));
+        if self.suspects.is_empty() {
+            let _ = writeln!(s, "suspects: no single object retains more than 10% of the heap\n");
+        } else {
+            let _ = writeln!(s, "suspects (objects retaining more than 10% of the heap):");
+            for x in &self.suspects {
+                let o = &x.object;
+                let _ = write!(s, "  {} @{} retains {} bytes ({:.1}%)", o.class_name, o.id, thousands(o.retained_size), x.percent);
+                if let Some(m) = x.mainly_in.last() {
+                    let _ = write!(s, ", mainly in {} @{}", m.class_name, m.id);
+                }
+                let _ = writeln!(s);
+                if !x.retainer_path.is_empty() {
+                    let steps: Vec<String> = x.retainer_path.iter().map(|(label, o)| format!("{label} -> {} @{}", o.class_name, o.id)).collect();
+                    let _ = writeln!(s, "    path: (root) {}", steps.join(" "));
+                }
+            }
+            let _ = writeln!(s);
+        }
+        let _ = writeln!(s, "{:<40} {:>10} {:>16} {:>16}", "class", "count", "shallow bytes", "retained bytes");
+        for c in &self.classes {
+            let _ = writeln!(s, "{:<40} {:>10} {:>16} {:>16}", truncate(&c.class_name, 40), thousands(c.count), thousands(c.shallow_size), thousands(c.retained_size));
+        }
+        let _ = writeln!(s, "\nlargest objects by retained size:");
+        for o in &self.largest {
+            let _ = writeln!(s, "  {:<40} @{:<10} {:>16}", truncate(&o.class_name, 40), o.id, thousands(o.retained_size));
+        }
+        s
+    }
+
+    /// The same report as JSON.
+    pub fn to_json(&self) -> String {
+        let obj = |o: &ObjectRow| {
+            format!(
+                "{{\"id\":{},\"className\":{},\"selfSize\":{},\"retainedSize\":{}}}",
+                o.id,
+                json_string(&o.class_name),
+                o.self_size,
+                o.retained_size
+            )
+        };
+        let classes: Vec<String> = self
+            .classes
+            .iter()
+            .map(|c| format!("{{\"className\":{},\"count\":{},\"shallowSize\":{},\"retainedSize\":{}}}", json_string(&c.class_name), c.count, c.shallow_size, c.retained_size))
+            .collect();
+        let suspects: Vec<String> = self
+            .suspects
+            .iter()
+            .map(|x| {
+                let path: Vec<String> = x.retainer_path.iter().map(|(l, o)| format!("{{\"edge\":{},\"object\":{}}}", json_string(l), obj(o))).collect();
+                format!(
+                    "{{\"object\":{},\"percent\":{:.3},\"mainlyIn\":[{}],\"retainerPath\":[{}]}}",
+                    obj(&x.object),
+                    x.percent,
+                    x.mainly_in.iter().map(obj).collect::<Vec<_>>().join(","),
+                    path.join(",")
+                )
+            })
+            .collect();
+        format!(
+            "{{\"nodes\":{},\"edges\":{},\"totalSize\":{},\"suspects\":[{}],\"classes\":[{}],\"largest\":[{}]}}",
+            self.nodes,
+            self.edges,
+            self.total_size,
+            suspects.join(","),
+            classes.join(","),
+            self.largest.iter().map(obj).collect::<Vec<_>>().join(",")
+        )
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leaky_holder_is_the_suspect_with_its_array_and_path() {
+        let raw = crate::snapshot::testutil::node_snapshot(
+            "report",
+            "class Client { constructor() { this.buffers = []; } }\n\
+             globalThis.client = new Client();\n\
+             for (let i = 0; i < 20000; i++) client.buffers.push({ i, data: 'x'.repeat(100) + i });",
+        );
+        let g = HeapGraph::from_raw(raw).unwrap();
+        let r = analyze(&g, 20);
+        let total: u64 = g.self_size.iter().sum();
+        assert_eq!(r.total_size, total);
+        let s = r.suspects.iter().find(|s| s.object.class_name == "Client").expect("Client is a suspect");
+        assert!(s.percent > 50.0, "Client holds most of the heap: {}", s.percent);
+        assert_eq!(s.mainly_in.first().map(|o| o.class_name.as_str()), Some("Array"), "mainly in its array");
+        let labels: Vec<&str> = s.retainer_path.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels.last(), Some(&"client"), "reached through the global property 'client': {labels:?}");
+        let text = r.to_text();
+        assert!(text.contains("Client @"), "{text}");
+        assert!(text.contains(", mainly in "), "{text}");
+        let json = r.to_json();
+        assert!(json.starts_with("{\"nodes\":") && json.contains("\"className\":\"Client\""));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+}
