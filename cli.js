@@ -58,4 +58,10 @@ function main(argv) {
   }
 }
 
+// `memwatch-rs analyze big.heapsnapshot | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 process.exitCode = main(process.argv.slice(2));

@@ -38,8 +38,10 @@ pub struct HeapGraph {
 
 impl HeapGraph {
     /// Converts a validated snapshot into the graph (the reader has checked every reference).
+    /// Each raw array is dropped as soon as its columns are built, so the peak is one array's
+    /// worth above the graph, not the whole snapshot twice.
     pub fn from_raw(raw: RawSnapshot) -> Result<HeapGraph, String> {
-        let m = &raw.meta;
+        let RawSnapshot { meta: m, nodes, edges, wide_node_values, string_bytes, string_ends } = raw;
         let nf = m.node_fields.len();
         let ef = m.edge_fields.len();
         let n = m.node_count as usize;
@@ -59,8 +61,8 @@ impl HeapGraph {
             field(&m.node_fields, "edge_count")?,
         );
         let (et, en, eto) = (field(&m.edge_fields, "type")?, field(&m.edge_fields, "name_or_index")?, field(&m.edge_fields, "to_node")?);
-        let wide: std::collections::HashMap<usize, u64> = raw.wide_node_values.iter().copied().collect();
-        let value = |i: usize| wide.get(&i).copied().unwrap_or(u64::from(raw.nodes[i]));
+        let wide: std::collections::HashMap<usize, u64> = wide_node_values.into_iter().collect();
+        let value = |i: usize| wide.get(&i).copied().unwrap_or(u64::from(nodes[i]));
 
         let mut g = HeapGraph {
             node_type: Vec::with_capacity(n),
@@ -68,9 +70,6 @@ impl HeapGraph {
             node_id: Vec::with_capacity(n),
             self_size: Vec::with_capacity(n),
             first_edge: Vec::with_capacity(n + 1),
-            edge_type: Vec::with_capacity(e),
-            edge_name: Vec::with_capacity(e),
-            edge_to: Vec::with_capacity(e),
             node_types: m.node_types.clone(),
             edge_types: m.edge_types.clone(),
             ..HeapGraph::default()
@@ -78,20 +77,34 @@ impl HeapGraph {
         let mut edge_at = 0u32;
         for i in 0..n {
             let base = i * nf;
-            g.node_type.push(raw.nodes[base + nt] as u8);
-            g.node_name.push(raw.nodes[base + nn]);
+            g.node_type.push(nodes[base + nt] as u8);
+            g.node_name.push(nodes[base + nn]);
             g.node_id.push(value(base + ni));
             g.self_size.push(value(base + ns));
             g.first_edge.push(edge_at);
-            edge_at += raw.nodes[base + ne];
+            edge_at += nodes[base + ne];
         }
         g.first_edge.push(edge_at);
-        for edge in raw.edges.chunks_exact(ef) {
+        drop(nodes);
+        g.edge_type.reserve_exact(e);
+        g.edge_name.reserve_exact(e);
+        g.edge_to.reserve_exact(e);
+        for edge in edges.chunks_exact(ef) {
             g.edge_type.push(edge[et] as u8);
             g.edge_name.push(edge[en]);
             g.edge_to.push(edge[eto] / nf as u32);
         }
-        g.strings = (0..raw.string_count()).map(|i| raw.string(i).unwrap_or("").into()).collect();
+        drop(edges);
+        let mut start = 0;
+        g.strings = string_ends
+            .iter()
+            .map(|&end| {
+                let s = String::from_utf8_lossy(&string_bytes[start..end]).into_owned().into_boxed_str();
+                start = end;
+                s
+            })
+            .collect();
+        drop(string_bytes);
         g.weak_edge = g.edge_types.iter().position(|t| t == "weak").map(|p| p as u8);
         g.shortcut_edge = g.edge_types.iter().position(|t| t == "shortcut").map(|p| p as u8);
         g.build_retainers();
@@ -315,16 +328,30 @@ pub struct ClassRow {
 pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
     use std::collections::HashMap;
     let n = g.node_count();
+    // A class is decided by (node type, name index) for objects and natives, by the type
+    // alone otherwise: intern those keys, and build each class's name once.
+    let named: Vec<bool> = g.node_types.iter().map(|t| t == "object" || t == "native").collect();
     let mut class_of = vec![0u32; n];
     let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut by_name: HashMap<String, u32> = HashMap::new();
+    let mut by_key: HashMap<(u8, u32), u32> = HashMap::new();
     for v in 0..n {
-        let name = g.class_name(v as u32);
-        let next = names.len() as u32;
-        let id = *index.entry(name.clone()).or_insert_with(|| {
-            names.push(name);
-            next
-        });
+        let t = g.node_type[v];
+        let key = (t, if named.get(t as usize).copied().unwrap_or(false) { g.node_name[v] } else { u32::MAX });
+        let id = match by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                // Different keys can share a name (the same string stored twice): merge them.
+                let name = g.class_name(v as u32);
+                let next = names.len() as u32;
+                let id = *by_name.entry(name.clone()).or_insert_with(|| {
+                    names.push(name);
+                    next
+                });
+                by_key.insert(key, id);
+                id
+            }
+        };
         class_of[v] = id;
     }
     let mut rows: Vec<ClassRow> = names

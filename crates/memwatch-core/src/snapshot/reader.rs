@@ -386,33 +386,89 @@ impl<R: Read> Lexer<R> {
     }
 
     /// `[n, n, ...]` into `out`; values over u32 go to `wide` (or are an error without it).
+    /// The hot loop of the reader: a state machine straight over the read buffer.
     fn u32_array(&mut self, out: &mut Vec<u32>, mut wide: Option<&mut Vec<(usize, u64)>>) -> Result<(), ReadError> {
-        self.expect(b'[')?;
-        self.skip_ws()?;
-        if self.peek()? == Some(b']') {
-            self.bump();
-            return Ok(());
+        #[derive(PartialEq)]
+        enum At {
+            Start,
+            AfterComma,
+            InNumber,
+            AfterNumber,
         }
+        self.expect(b'[')?;
+        let mut state = At::Start;
+        let mut acc: u64 = 0;
         loop {
-            // Fast path: digits straight out of the buffer.
-            self.skip_ws()?;
-            let v = self.number()?;
-            match u32::try_from(v) {
-                Ok(v) if v != u32::MAX => out.push(v),
-                _ => match wide.as_deref_mut() {
-                    Some(w) => {
-                        w.push((out.len(), v));
-                        out.push(u32::MAX);
+            if !self.fill()? {
+                return Err(self.err("the file ends inside a number array (truncated?)"));
+            }
+            let mut i = self.pos;
+            let len = self.len;
+            while i < len {
+                let b = self.buf[i];
+                match b {
+                    b'0'..=b'9' => {
+                        if state == At::AfterNumber {
+                            self.pos = i;
+                            return Err(self.err("expected ',' or ']' in a number array"));
+                        }
+                        acc = match acc.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+                            Some(v) => v,
+                            None => {
+                                self.pos = i;
+                                return Err(self.err("a number does not fit in 64 bits"));
+                            }
+                        };
+                        state = At::InNumber;
                     }
-                    None => return Err(self.err(format!("value {v} is too large for an edge field"))),
-                },
+                    b' ' | b'\n' | b'\r' | b'\t' => {
+                        if state == At::InNumber {
+                            state = At::AfterNumber;
+                        }
+                    }
+                    b',' | b']' => {
+                        if state == At::InNumber || state == At::AfterNumber {
+                            match u32::try_from(acc) {
+                                Ok(v) if v != u32::MAX => out.push(v),
+                                _ => match wide.as_deref_mut() {
+                                    Some(w) => {
+                                        w.push((out.len(), acc));
+                                        out.push(u32::MAX);
+                                    }
+                                    None => {
+                                        self.pos = i;
+                                        return Err(self.err(format!("value {acc} is too large for an edge field")));
+                                    }
+                                },
+                            }
+                            acc = 0;
+                        } else if !(b == b']' && state == At::Start) {
+                            self.pos = i;
+                            return Err(self.err("expected a non-negative integer in a number array"));
+                        }
+                        if b == b']' {
+                            self.pos = i + 1;
+                            return Ok(());
+                        }
+                        state = At::AfterComma;
+                    }
+                    b'.' | b'e' | b'E' if state == At::InNumber => {
+                        self.pos = i;
+                        return Err(self.err("expected an integer, found a fraction or exponent"));
+                    }
+                    _ => {
+                        self.pos = i;
+                        let what = if state == At::InNumber || state == At::AfterNumber {
+                            "',' or ']' in a number array"
+                        } else {
+                            "a non-negative integer in a number array"
+                        };
+                        return Err(self.unexpected(Some(b), what));
+                    }
+                }
+                i += 1;
             }
-            self.skip_ws()?;
-            match self.next_byte()? {
-                Some(b',') => {}
-                Some(b']') => return Ok(()),
-                other => return Err(self.unexpected(other, "',' or ']' in a number array")),
-            }
+            self.pos = len;
         }
     }
 

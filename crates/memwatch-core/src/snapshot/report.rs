@@ -52,15 +52,24 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
         retained_size: d.retained[v as usize],
     };
 
-    let mut by_retained: Vec<u32> = (0..g.node_count() as u32).filter(|&v| interesting(v)).collect();
-    by_retained.sort_unstable_by(|&a, &b| d.retained[b as usize].cmp(&d.retained[a as usize]).then(a.cmp(&b)));
-    let largest = by_retained.iter().take(top).map(|&v| row(v)).collect();
+    let heavier = |a: &u32, b: &u32| d.retained[*b as usize].cmp(&d.retained[*a as usize]).then(a.cmp(b));
+    // Top-k by selection, not a sort of the whole heap.
+    let mut candidates: Vec<u32> = (0..g.node_count() as u32).filter(|&v| interesting(v)).collect();
+    if candidates.len() > top {
+        candidates.select_nth_unstable_by(top, heavier);
+        candidates.truncate(top);
+    }
+    candidates.sort_unstable_by(heavier);
+    let largest = candidates.iter().map(|&v| row(v)).collect();
+    let threshold = SUSPECT_SHARE * total as f64;
+    let mut by_retained: Vec<u32> =
+        (0..g.node_count() as u32).filter(|&v| interesting(v) && d.retained[v as usize] as f64 > threshold).collect();
+    by_retained.sort_unstable_by(heavier);
 
     let children = dominator_children(g, &d);
     let parents = shortest_paths(g);
     let suspects = by_retained
         .iter()
-        .take_while(|&&v| total > 0 && d.retained[v as usize] as f64 > SUSPECT_SHARE * total as f64)
         .take(top)
         .map(|&v| Suspect {
             object: row(v),
