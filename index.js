@@ -32,7 +32,19 @@ function loadNative() {
         'Build one for this node with `npm rebuild memwatch-rs` (needs Rust/cargo; from a source checkout: `npm run build`).',
     );
   }
-  return require(file);
+  try {
+    return require(file);
+  } catch (e) {
+    if (/^memwatch-rs:/.test(e.message)) throw e; // the binary's own ABI check: already clear
+    // The dynamic linker refused it (most often: built for another Node, whose V8 exports
+    // other symbols). Say so in the same words as the ABI check, never as an opaque dlopen error.
+    const built = /abi(\d+)\.node$/.exec(file);
+    throw new Error(
+      `memwatch-rs: this binary was built for Node ABI ${built ? built[1] : '(unknown)'} but is loaded by node ` +
+        `${process.versions.node} (ABI ${abi}) and cannot load here (${e.message.split('\n')[0]}). ` +
+        'Rebuild it for this node with `npm rebuild memwatch-rs` (from a source checkout: `npm run build`).',
+    );
+  }
 }
 
 const native = loadNative();

@@ -26,3 +26,21 @@ test('a binary forced onto another ABI refuses to load', () => {
   assert.match(r.stderr, new RegExp(`built for Node ABI ${process.versions.modules} .* \\(ABI 999\\)`));
   assert.match(r.stderr, /npm rebuild memwatch-rs/);
 });
+
+test('a binary the dynamic linker refuses gets the same ABI message, not an opaque dlopen error', () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-rs-abi-'));
+  const file = path.join(dir, 'memwatch-rs.abi999.node');
+  fs.writeFileSync(file, 'not a shared object');
+  try {
+    const r = runNode("require('.')", { env: { MEMWATCH_RS_BINARY: file } });
+    assert.notStrictEqual(r.status, 0);
+    assert.strictEqual(r.signal, null);
+    assert.match(r.stderr, new RegExp(`built for Node ABI 999 but is loaded by node [\\d.]+ \\(ABI ${process.versions.modules}\\) and cannot load here`));
+    assert.match(r.stderr, /npm rebuild memwatch-rs/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

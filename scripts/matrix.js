@@ -160,6 +160,23 @@ function packageCheck(targets) {
   return { size, results };
 }
 
+/** Loads every other ABI's binary into this node: each must be refused with the ABI error. */
+function foreignBinariesRefused(bin, abi, abis) {
+  const dir = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  const results = abis
+    .filter((other) => other !== abi)
+    .map((other) => {
+      const file = path.join(dir, `memwatch-rs.abi${other}.node`);
+      const r = run(bin, ['-e', "require('./index.js')"], { cwd: ROOT, env: { ...process.env, MEMWATCH_RS_BINARY: file } });
+      const refused = r.status !== 0 && r.signal === null && new RegExp(`built for Node ABI ${other} .*\\(ABI ${abi}\\)`).test(r.stderr);
+      return { other, refused, how: r.signal || r.status };
+    });
+  return {
+    ok: results.every((x) => x.refused),
+    text: results.map((x) => (x.refused ? `${x.other} refused` : `${x.other} NOT REFUSED (${x.how})`)).join(', '),
+  };
+}
+
 function abiOf(bin) {
   const r = run(bin, ['-p', 'process.versions.modules + " " + process.versions.v8']);
   const [abi, v8] = r.stdout.trim().split(' ');
@@ -218,24 +235,32 @@ async function main() {
   }
   await Promise.all([worker(), worker()]);
 
+  // A binary forced onto another ABI must throw the ABI error, never load.
+  const abis = rows.filter((r) => r.build === 'ok').map((r) => r.abi);
+  for (const t of targets.filter((x) => x.bin)) {
+    const row = rows.find((r) => r.node === t.version);
+    if (row.build !== 'ok') continue;
+    row.foreign = foreignBinariesRefused(t.bin, row.abi, abis);
+  }
+
   let pkg = null;
   if (!process.argv.includes('--no-pack') && rows.every((r) => r.build === 'ok')) {
     console.error('\n=== npm pack + install without cargo + smoke test on every node');
     pkg = packageCheck(targets);
   }
 
-  console.log('\n| Node | ABI | V8 | build | tests | packed tarball, no cargo |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('\n| Node | ABI | V8 | build | tests | packed tarball, no cargo | other ABIs\' binaries |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const packed = pkg ? (pkg.results && pkg.results[r.node]) || pkg.error || '-' : '-';
-    console.log(`| ${r.node} | ${r.abi} | ${r.v8} | ${r.build} | ${r.tests} | ${packed} |`);
+    console.log(`| ${r.node} | ${r.abi} | ${r.v8} | ${r.build} | ${r.tests} | ${packed} | ${r.foreign ? r.foreign.text : '-'} |`);
   }
   for (const r of rows) for (const f of r.failures) console.log(`  node ${r.node}: not ok - ${f}`);
   if (pkg && pkg.size) console.log(`\npacked tarball: ${(pkg.size / 1048576).toFixed(2)} MB with ${rows.length} binaries`);
   const packFailed = pkg && (pkg.error || Object.values(pkg.results).some((v) => v !== 'ok'));
 
   if (withTests && !only) updateReadme(rows);
-  const bad = rows.filter((r) => r.build !== 'ok' || (withTests && !r.ok));
+  const bad = rows.filter((r) => r.build !== 'ok' || (withTests && !r.ok) || (r.foreign && !r.foreign.ok));
   process.exit(bad.length || packFailed ? 1 : 0);
 }
 
