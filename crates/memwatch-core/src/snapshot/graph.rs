@@ -199,6 +199,33 @@ pub struct Dominators {
     pub order: Vec<u32>,
 }
 
+impl Dominators {
+    /// The dominator tree's children of every node in CSR form: children of `v` are
+    /// `list[first[v]..first[v + 1]]`.
+    pub fn children(&self) -> (Vec<u32>, Vec<u32>) {
+        let n = self.idom.len();
+        let mut first = vec![0u32; n + 1];
+        for v in 0..n {
+            if v as u32 != ROOT {
+                first[self.idom[v] as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut list = vec![0u32; n.saturating_sub(1)];
+        for v in 0..n {
+            if v as u32 != ROOT {
+                let p = self.idom[v] as usize;
+                list[fill[p] as usize] = v as u32;
+                fill[p] += 1;
+            }
+        }
+        (first, list)
+    }
+}
+
 /// Lengauer-Tarjan (simple version, path compression), iterative throughout.
 pub fn dominators(g: &HeapGraph) -> Dominators {
     let n = g.node_count();
@@ -358,25 +385,7 @@ pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
         .iter()
         .map(|c| ClassRow { class_name: c.clone(), count: 0, shallow_size: 0, retained_size: 0 })
         .collect();
-    // Dominator-tree children, CSR.
-    let mut first_child = vec![0u32; n + 1];
-    for v in 0..n {
-        if v as u32 != ROOT {
-            first_child[d.idom[v] as usize + 1] += 1;
-        }
-    }
-    for i in 0..n {
-        first_child[i + 1] += first_child[i];
-    }
-    let mut fill = first_child.clone();
-    let mut children = vec![0u32; n.saturating_sub(1)];
-    for v in 0..n {
-        if v as u32 != ROOT {
-            let p = d.idom[v] as usize;
-            children[fill[p] as usize] = v as u32;
-            fill[p] += 1;
-        }
-    }
+    let (first_child, children) = d.children();
     // Walk the dominator tree; an instance counts towards its class's retained size only when
     // no dominator above it is of the same class.
     let mut on_path = vec![0u32; names.len()];

@@ -66,7 +66,7 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
         (0..g.node_count() as u32).filter(|&v| interesting(v) && d.retained[v as usize] as f64 > threshold).collect();
     by_retained.sort_unstable_by(heavier);
 
-    let children = dominator_children(g, &d);
+    let children = d.children();
     let parents = shortest_paths(g);
     let suspects = by_retained
         .iter()
@@ -83,26 +83,6 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
     Report { nodes: g.node_count() as u64, edges: g.edge_to.len() as u64, total_size: total, classes, largest, suspects }
-}
-
-/// Dominator-tree children of every node, in CSR form `(first, list)`.
-fn dominator_children(g: &HeapGraph, d: &Dominators) -> (Vec<u32>, Vec<u32>) {
-    let n = g.node_count();
-    let mut first = vec![0u32; n + 1];
-    for v in 1..n {
-        first[d.idom[v] as usize + 1] += 1;
-    }
-    for i in 0..n {
-        first[i + 1] += first[i];
-    }
-    let mut fill = first.clone();
-    let mut list = vec![0u32; n.saturating_sub(1)];
-    for v in 1..n {
-        let p = d.idom[v] as usize;
-        list[fill[p] as usize] = v as u32;
-        fill[p] += 1;
-    }
-    (first, list)
 }
 
 /// Follows the heaviest dominated child while it holds at least half of its parent's memory.
