@@ -141,11 +141,6 @@ impl HeapGraph {
         self.first_retainer = first;
     }
 
-    /// DevTools' rule: does this edge, leaving `from`, retain its target?
-    pub fn retains(&self, from: u32, edge: u32) -> bool {
-        self.is_essential(from, edge)
-    }
-
     /// The node an edge leaves from (binary search over `first_edge`).
     pub fn edge_owner(&self, edge: u32) -> u32 {
         (self.first_edge.partition_point(|&f| f <= edge) - 1) as u32
@@ -161,7 +156,8 @@ impl HeapGraph {
         }
     }
 
-    fn is_essential(&self, from: u32, edge: u32) -> bool {
+    /// DevTools' rule: does this edge, leaving `from`, retain its target?
+    pub fn retains(&self, from: u32, edge: u32) -> bool {
         let t = Some(self.edge_type[edge as usize]);
         t != self.weak_edge && (t != self.shortcut_edge || from == ROOT)
     }
@@ -243,7 +239,7 @@ pub fn dominators(g: &HeapGraph) -> Dominators {
             continue;
         }
         top.1 += 1;
-        if !g.is_essential(v, next) {
+        if !g.retains(v, next) {
             continue;
         }
         let w = g.edge_to[next as usize];
@@ -269,7 +265,7 @@ pub fn dominators(g: &HeapGraph) -> Dominators {
         let p = parent[w as usize];
         for r in g.first_retainer[w as usize]..g.first_retainer[w as usize + 1] {
             let v = g.retaining_node[r as usize];
-            if dfnum[v as usize] == NONE || !g.is_essential(v, g.retaining_edge[r as usize]) {
+            if dfnum[v as usize] == NONE || !g.retains(v, g.retaining_edge[r as usize]) {
                 continue;
             }
             let u = eval(v, &mut ancestor, &mut best, &semi, &mut path);
@@ -561,7 +557,7 @@ mod tests {
         while let Some(v) = stack.pop() {
             for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
                 let w = g.edge_to[e as usize];
-                if g.is_essential(v, e) && !reach[w as usize] {
+                if g.retains(v, e) && !reach[w as usize] {
                     reach[w as usize] = true;
                     stack.push(w);
                 }
@@ -577,7 +573,7 @@ mod tests {
                 let mut meet = full.clone();
                 for r in g.first_retainer[v]..g.first_retainer[v + 1] {
                     let p = g.retaining_node[r as usize];
-                    if reach[p as usize] && g.is_essential(p, g.retaining_edge[r as usize]) {
+                    if reach[p as usize] && g.retains(p, g.retaining_edge[r as usize]) {
                         for i in 0..n {
                             meet[i] &= dom[p as usize][i];
                         }

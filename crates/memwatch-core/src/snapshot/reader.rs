@@ -190,29 +190,22 @@ fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
     Ok(meta)
 }
 
+/// Does an array of `values` hold exactly `count` records of `fields` values each?
+fn check_length(what: &str, count: u64, fields: usize, values: usize) -> Result<(), String> {
+    let expected = count.saturating_mul(fields as u64);
+    if values as u64 == expected {
+        return Ok(());
+    }
+    Err(format!("{what}_count says {count} {what}s of {fields} fields ({expected} values) but \"{what}s\" has {values} values"))
+}
+
 /// Checks the arrays against the header: lengths, edge counts, and every cross reference.
 fn validate(s: &RawSnapshot) -> Result<(), String> {
     let m = &s.meta;
     let nf = m.node_fields.len();
     let ef = m.edge_fields.len();
-    if s.nodes.len() as u64 != m.node_count.saturating_mul(nf as u64) {
-        return Err(format!(
-            "node_count says {} nodes of {} fields ({} values) but \"nodes\" has {} values",
-            m.node_count,
-            nf,
-            m.node_count.saturating_mul(nf as u64),
-            s.nodes.len()
-        ));
-    }
-    if s.edges.len() as u64 != m.edge_count.saturating_mul(ef as u64) {
-        return Err(format!(
-            "edge_count says {} edges of {} fields ({} values) but \"edges\" has {} values",
-            m.edge_count,
-            ef,
-            m.edge_count.saturating_mul(ef as u64),
-            s.edges.len()
-        ));
-    }
+    check_length("node", m.node_count, nf, s.nodes.len())?;
+    check_length("edge", m.edge_count, ef, s.edges.len())?;
     let field = |fields: &[String], name: &str| fields.iter().position(|f| f == name).unwrap_or(0);
     let (n_type, n_name, n_edges) = (field(&m.node_fields, "type"), field(&m.node_fields, "name"), field(&m.node_fields, "edge_count"));
     let (e_type, e_name, e_to) = (field(&m.edge_fields, "type"), field(&m.edge_fields, "name_or_index"), field(&m.edge_fields, "to_node"));
