@@ -11,7 +11,6 @@
 //   node scripts/matrix.js --only 22,24 # some
 //   node scripts/matrix.js --no-tests   # build only
 //   node scripts/matrix.js --no-pack    # skip the npm pack / install-without-cargo check
-'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
