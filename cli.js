@@ -6,12 +6,15 @@
 
 const path = require('node:path');
 
-const USAGE = `usage: memwatch-rs analyze <file.heapsnapshot> [--json] [--top N]
+const USAGE = `usage: memwatch-rs analyze <file.heapsnapshot> [--json] [--top N] [--timings]
 
   analyze   totals, suspects (objects retaining >10% of the heap, where their memory
             accumulates and how a GC root reaches them), per-class table, largest objects
   --json    the same report as JSON
-  --top N   rows per table (default 20)`;
+  --top N   rows per table (default 20)
+  --timings phase timings on stderr at the end
+
+  Progress (phase and percent) shows on stderr when it is a terminal.`;
 
 function main(argv) {
   const [command, ...rest] = argv;
@@ -24,11 +27,13 @@ function main(argv) {
     return 2;
   }
   let json = false;
+  let timings = false;
   let top = 20;
   let file = null;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === '--json') json = true;
+    else if (a === '--timings') timings = true;
     else if (a === '--top') {
       top = Number(rest[++i]);
       if (!Number.isInteger(top) || top < 1 || top > 100000) {
@@ -49,7 +54,7 @@ function main(argv) {
   }
   const memwatch = require(path.join(__dirname, 'index.js'));
   try {
-    process.stdout.write(memwatch.analyzeText(file, { top, json }));
+    process.stdout.write(memwatch.analyzeText(file, { top, json, timings, progress: Boolean(process.stderr.isTTY) }));
     if (json) process.stdout.write('\n');
     return 0;
   } catch (e) {

@@ -159,25 +159,27 @@ class HeapDiff {
 
 memwatch.HeapDiff = HeapDiff;
 
-function analyzeArgs(file, options = {}) {
+function analyzeArgs(file, options = {}, json = false) {
   if (typeof file !== 'string' || file === '') throw new TypeError('memwatch.analyze: expected the path of a .heapsnapshot file');
+  if (options === null || typeof options !== 'object') throw new TypeError('memwatch.analyze: options must be an object');
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError('memwatch.analyze: "top" must be an integer from 1 to 100000');
-  return top;
+  return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings) };
 }
 
 /**
  * Analyses a .heapsnapshot file offline: totals, suspects (objects retaining more than 10% of
  * the heap, where it accumulates, and a retainer path from a GC root), per-class table with
  * retained sizes, largest objects. Synchronous; throws on unreadable or malformed files.
+ * `{ progress: true }` shows the phase and percent on stderr while it works.
  */
 memwatch.analyze = function analyze(file, options) {
-  return JSON.parse(native.analyzeSnapshot(file, analyzeArgs(file, options), true));
+  return JSON.parse(native.analyzeSnapshot(file, analyzeArgs(file, options, true)));
 };
 
 /** The same report as text (or JSON text with `{ json: true }`), as the CLI prints it. */
 memwatch.analyzeText = function analyzeText(file, options = {}) {
-  return native.analyzeSnapshot(file, analyzeArgs(file, options), Boolean(options.json));
+  return native.analyzeSnapshot(file, analyzeArgs(file, options, Boolean(options && options.json)));
 };
 /** What the loaded binary was built for: { abi, node, v8 }. */
 memwatch.buildInfo = native.buildInfo;

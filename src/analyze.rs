@@ -1,21 +1,34 @@
 //! Glue for offline `.heapsnapshot` analysis: file in, report text or JSON out. The work is all
 //! in `memwatch_core::snapshot`.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::path::Path;
 
-use memwatch_core::snapshot::{analyze, graph::HeapGraph, read_snapshot};
+use memwatch_core::snapshot::{load, progress::Progress, report::analyze_with};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// Reads and analyses a snapshot file; returns the report as JSON (`json`) or text.
+#[napi(object)]
+pub struct AnalyzeOptions {
+    /// Rows per table.
+    pub top: u32,
+    /// JSON instead of text.
+    pub json: bool,
+    /// Phase and percent on stderr while working (the caller decides: a terminal, or asked).
+    pub progress: bool,
+    /// Phase timings on stderr at the end.
+    pub timings: bool,
+}
+
+/// Reads and analyses a snapshot file; returns the report as JSON or text.
 #[napi]
-pub fn analyze_snapshot(path: String, top: u32, json: bool) -> Result<String> {
+pub fn analyze_snapshot(path: String, options: AnalyzeOptions) -> Result<String> {
     let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot analyze {path}: {why}"));
-    let file = File::open(&path).map_err(|e| fail(e.to_string()))?;
-    let size = file.metadata().map(|m| m.len()).ok();
-    let raw = read_snapshot(BufReader::with_capacity(1 << 20, file), size).map_err(|e| fail(e.to_string()))?;
-    let graph = HeapGraph::from_raw(raw).map_err(fail)?;
-    let report = analyze(&graph, top.max(1) as usize);
-    Ok(if json { report.to_json() } else { report.to_text() })
+    let mut progress = Progress::new(options.progress);
+    let result = load(Path::new(&path), &mut progress).map(|graph| analyze_with(&graph, options.top.max(1) as usize, &mut progress));
+    progress.finish();
+    let report = result.map_err(fail)?;
+    if options.timings {
+        eprintln!("memwatch-rs: {}", progress.summary());
+    }
+    Ok(if options.json { report.to_json() } else { report.to_text() })
 }

@@ -10,13 +10,15 @@ use super::reader::RawSnapshot;
 
 const NONE: u32 = u32::MAX;
 
-/// Nodes and edges in CSR form, with the retainers precomputed.
+/// Nodes and edges in CSR form.
 #[derive(Debug, Default)]
 pub struct HeapGraph {
     pub node_type: Vec<u8>,
     pub node_name: Vec<u32>,
-    pub node_id: Vec<u64>,
-    pub self_size: Vec<u64>,
+    /// Use [`HeapGraph::node_id`] and [`HeapGraph::self_size`]: values over `u32` live in `wide`.
+    node_id: Vec<u32>,
+    self_size: Vec<u32>,
+    wide: std::collections::HashMap<(u32, u8), u64>,
     /// Edges of node `n` are `first_edge[n]..first_edge[n + 1]`.
     pub first_edge: Vec<u32>,
     pub edge_type: Vec<u8>,
@@ -24,121 +26,117 @@ pub struct HeapGraph {
     pub edge_name: Vec<u32>,
     /// Target node ordinal.
     pub edge_to: Vec<u32>,
-    /// Retainers of node `n`: edges `retaining_edge[first_retainer[n]..first_retainer[n + 1]]`,
-    /// whose owners are the matching `retaining_node` entries.
-    pub first_retainer: Vec<u32>,
-    pub retaining_edge: Vec<u32>,
-    pub retaining_node: Vec<u32>,
     pub node_types: Vec<String>,
     pub edge_types: Vec<String>,
-    pub strings: Vec<Box<str>>,
+    strings: String,
+    string_ends: Vec<usize>,
     weak_edge: Option<u8>,
     shortcut_edge: Option<u8>,
 }
 
 impl HeapGraph {
-    /// Converts a validated snapshot into the graph (the reader has checked every reference).
-    /// Each raw array is dropped as soon as its columns are built, so the peak is one array's
-    /// worth above the graph, not the whole snapshot twice.
+    /// Takes over a validated snapshot's columns (the reader has checked every reference).
     pub fn from_raw(raw: RawSnapshot) -> Result<HeapGraph, String> {
-        let RawSnapshot { meta: m, nodes, edges, wide_node_values, string_bytes, string_ends } = raw;
-        let nf = m.node_fields.len();
-        let ef = m.edge_fields.len();
-        let n = m.node_count as usize;
-        let e = m.edge_count as usize;
-        if n == 0 {
+        let RawSnapshot {
+            meta,
+            node_type,
+            node_name,
+            node_id,
+            self_size,
+            first_edge,
+            edge_type,
+            edge_name,
+            edge_to,
+            wide,
+            string_bytes,
+            string_ends,
+        } = raw;
+        if node_type.is_empty() {
             return Err("the snapshot has no nodes".into());
         }
-        if n >= NONE as usize || e >= NONE as usize {
-            return Err(format!("{n} nodes / {e} edges is beyond what this analyzer indexes (2^32)"));
-        }
-        let field = |fields: &[String], f: &str| fields.iter().position(|x| x == f).ok_or(format!("no {f} field"));
-        let (nt, nn, ni, ns, ne) = (
-            field(&m.node_fields, "type")?,
-            field(&m.node_fields, "name")?,
-            field(&m.node_fields, "id")?,
-            field(&m.node_fields, "self_size")?,
-            field(&m.node_fields, "edge_count")?,
-        );
-        let (et, en, eto) = (field(&m.edge_fields, "type")?, field(&m.edge_fields, "name_or_index")?, field(&m.edge_fields, "to_node")?);
-        let wide: std::collections::HashMap<usize, u64> = wide_node_values.into_iter().collect();
-        let value = |i: usize| wide.get(&i).copied().unwrap_or(u64::from(nodes[i]));
-
-        let mut g = HeapGraph {
-            node_type: Vec::with_capacity(n),
-            node_name: Vec::with_capacity(n),
-            node_id: Vec::with_capacity(n),
-            self_size: Vec::with_capacity(n),
-            first_edge: Vec::with_capacity(n + 1),
-            node_types: m.node_types.clone(),
-            edge_types: m.edge_types.clone(),
-            ..HeapGraph::default()
-        };
-        let mut edge_at = 0u32;
-        for i in 0..n {
-            let base = i * nf;
-            g.node_type.push(nodes[base + nt] as u8);
-            g.node_name.push(nodes[base + nn]);
-            g.node_id.push(value(base + ni));
-            g.self_size.push(value(base + ns));
-            g.first_edge.push(edge_at);
-            edge_at += nodes[base + ne];
-        }
-        g.first_edge.push(edge_at);
-        drop(nodes);
-        g.edge_type.reserve_exact(e);
-        g.edge_name.reserve_exact(e);
-        g.edge_to.reserve_exact(e);
-        for edge in edges.chunks_exact(ef) {
-            g.edge_type.push(edge[et] as u8);
-            g.edge_name.push(edge[en]);
-            g.edge_to.push(edge[eto] / nf as u32);
-        }
-        drop(edges);
-        let mut start = 0;
-        g.strings = string_ends
-            .iter()
-            .map(|&end| {
-                let s = String::from_utf8_lossy(&string_bytes[start..end]).into_owned().into_boxed_str();
-                start = end;
-                s
-            })
-            .collect();
-        drop(string_bytes);
-        g.weak_edge = g.edge_types.iter().position(|t| t == "weak").map(|p| p as u8);
-        g.shortcut_edge = g.edge_types.iter().position(|t| t == "shortcut").map(|p| p as u8);
-        g.build_retainers();
-        Ok(g)
+        // The reader writes each string as valid UTF-8, so the concatenation is valid too.
+        let strings = String::from_utf8(string_bytes).map_err(|_| "the strings are not valid UTF-8".to_string())?;
+        Ok(HeapGraph {
+            node_type,
+            node_name,
+            node_id,
+            self_size,
+            wide: wide.into_iter().map(|(node, field, v)| ((node, field), v)).collect(),
+            first_edge,
+            edge_type,
+            edge_name,
+            edge_to,
+            weak_edge: meta.edge_types.iter().position(|t| t == "weak").map(|p| p as u8),
+            shortcut_edge: meta.edge_types.iter().position(|t| t == "shortcut").map(|p| p as u8),
+            node_types: meta.node_types,
+            edge_types: meta.edge_types,
+            strings,
+            string_ends,
+        })
     }
 
     pub fn node_count(&self) -> usize {
         self.node_type.len()
     }
 
-    /// Counting sort of edges by target: retainers in CSR form.
-    fn build_retainers(&mut self) {
+    pub fn edge_count(&self) -> usize {
+        self.edge_to.len()
+    }
+
+    /// The node's id, as DevTools shows it (`@123`).
+    pub fn node_id(&self, v: u32) -> u64 {
+        match self.node_id[v as usize] {
+            u32::MAX => self.wide.get(&(v, 0)).copied().unwrap_or(u64::from(u32::MAX)),
+            id => u64::from(id),
+        }
+    }
+
+    /// The node's own size in bytes.
+    pub fn self_size(&self, v: u32) -> u64 {
+        match self.self_size[v as usize] {
+            u32::MAX => self.wide.get(&(v, 1)).copied().unwrap_or(u64::from(u32::MAX)),
+            size => u64::from(size),
+        }
+    }
+
+    /// Sum of all self sizes.
+    pub fn total_self_size(&self) -> u64 {
+        (0..self.node_count() as u32).map(|v| self.self_size(v)).fold(0u64, u64::saturating_add)
+    }
+
+    /// Counting sort of the retaining edges by target: retainers in CSR form. Only owners are
+    /// kept, since the dominator pass needs nothing else (paths are found forwards). Owners of
+    /// node `n`'s retaining edges are `owners[first[n]..first[n + 1]]`, one entry per edge.
+    pub fn retainers(&self) -> (Vec<u32>, Vec<u32>) {
         let n = self.node_count();
         let mut first = vec![0u32; n + 1];
-        for &to in &self.edge_to {
-            first[to as usize + 1] += 1;
+        for from in 0..n {
+            for edge in self.first_edge[from]..self.first_edge[from + 1] {
+                if self.retains(from as u32, edge) {
+                    first[self.edge_to[edge as usize] as usize + 1] += 1;
+                }
+            }
         }
         for i in 0..n {
             first[i + 1] += first[i];
         }
-        let mut fill = first.clone();
-        let e = self.edge_to.len();
-        self.retaining_edge = vec![0; e];
-        self.retaining_node = vec![0; e];
+        let mut owners = vec![0u32; first[n] as usize];
         for from in 0..n {
             for edge in self.first_edge[from]..self.first_edge[from + 1] {
-                let to = self.edge_to[edge as usize] as usize;
-                let slot = fill[to] as usize;
-                self.retaining_edge[slot] = edge;
-                self.retaining_node[slot] = from as u32;
-                fill[to] += 1;
+                if self.retains(from as u32, edge) {
+                    let to = self.edge_to[edge as usize] as usize;
+                    // `first[to]` serves as the fill cursor; it ends at the next node's start.
+                    owners[first[to] as usize] = from as u32;
+                    first[to] += 1;
+                }
             }
         }
-        self.first_retainer = first;
+        // Shift the cursors back: first[to] now holds the end of `to`'s range.
+        for i in (1..=n).rev() {
+            first[i] = first[i - 1];
+        }
+        first[0] = 0;
+        (first, owners)
     }
 
     /// The node an edge leaves from (binary search over `first_edge`).
@@ -164,7 +162,10 @@ impl HeapGraph {
 
     /// The name of a string index ("" when out of range).
     pub fn string(&self, i: u32) -> &str {
-        self.strings.get(i as usize).map(|s| &**s).unwrap_or("")
+        let i = i as usize;
+        let Some(&end) = self.string_ends.get(i) else { return "" };
+        let start = if i == 0 { 0 } else { self.string_ends[i - 1] };
+        self.strings.get(start..end).unwrap_or("")
     }
 
     /// DevTools' class name of a node: constructor name for objects and natives, `(system)`
@@ -190,9 +191,6 @@ pub struct Dominators {
     pub idom: Vec<u32>,
     /// Retained size of each node: its self size plus everything it alone keeps alive.
     pub retained: Vec<u64>,
-    /// Nodes in DFS preorder from the root over essential edges, then the nodes that were not
-    /// reached (attached to the root).
-    pub order: Vec<u32>,
 }
 
 impl Dominators {
@@ -222,70 +220,79 @@ impl Dominators {
     }
 }
 
-/// Lengauer-Tarjan (simple version, path compression), iterative throughout.
+/// Lengauer-Tarjan (simple version, path compression), iterative throughout. Memory is the
+/// retainers (one `u32` per retaining edge, built here and dropped before returning) and six
+/// `u32` per node plus a bit: the DFS numbers live in `semi` (which only ever decreases, and
+/// stays `NONE` for unreached nodes); the forest's ancestors overwrite the DFS parents (a
+/// node's parent is read once, just before the node is linked); and a node's bucket link and
+/// its idom share a slot (the link is read just before the idom is written, once per node).
 pub fn dominators(g: &HeapGraph) -> Dominators {
     let n = g.node_count();
-    // 1. DFS preorder numbering from the root over essential edges.
-    let mut dfnum = vec![NONE; n];
+    // 1. DFS preorder numbering from the root over retaining edges.
+    let mut semi = vec![NONE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent = vec![NONE; n];
-    let mut stack: Vec<(u32, u32)> = vec![(ROOT, g.first_edge[ROOT as usize])];
-    dfnum[ROOT as usize] = 0;
-    vertex.push(ROOT);
-    while let Some(top) = stack.last_mut() {
-        let (v, next) = *top;
-        if next >= g.first_edge[v as usize + 1] {
-            stack.pop();
-            continue;
-        }
-        top.1 += 1;
-        if !g.retains(v, next) {
-            continue;
-        }
-        let w = g.edge_to[next as usize];
-        if dfnum[w as usize] == NONE {
-            dfnum[w as usize] = vertex.len() as u32;
-            vertex.push(w);
-            parent[w as usize] = v;
-            stack.push((w, g.first_edge[w as usize]));
+    {
+        let mut stack: Vec<(u32, u32)> = vec![(ROOT, g.first_edge[ROOT as usize])];
+        semi[ROOT as usize] = 0;
+        vertex.push(ROOT);
+        while let Some(top) = stack.last_mut() {
+            let (v, next) = *top;
+            if next >= g.first_edge[v as usize + 1] {
+                stack.pop();
+                continue;
+            }
+            top.1 += 1;
+            if !g.retains(v, next) {
+                continue;
+            }
+            let w = g.edge_to[next as usize];
+            if semi[w as usize] == NONE {
+                semi[w as usize] = vertex.len() as u32;
+                vertex.push(w);
+                parent[w as usize] = v;
+                stack.push((w, g.first_edge[w as usize]));
+            }
         }
     }
     let reached = vertex.len();
+    let (first_retainer, retainer_node) = g.retainers();
 
     // 2. Semi-dominators and implicit idoms, vertices in reverse preorder.
-    let mut semi: Vec<u32> = (0..n as u32).map(|v| dfnum[v as usize]).collect();
-    let mut idom = vec![NONE; n];
-    let mut ancestor = vec![NONE; n];
+    let mut idom = vec![NONE; n]; // the bucket link until the idom is known
+
+    let mut linked = vec![0u64; n.div_ceil(64)];
     let mut best: Vec<u32> = (0..n as u32).collect();
     let mut bucket_head = vec![NONE; n];
-    let mut bucket_next = vec![NONE; n];
     let mut path: Vec<u32> = Vec::new();
+    let ancestor = &mut parent;
     for i in (1..reached).rev() {
         let w = vertex[i];
-        let p = parent[w as usize];
-        for r in g.first_retainer[w as usize]..g.first_retainer[w as usize + 1] {
-            let v = g.retaining_node[r as usize];
-            if dfnum[v as usize] == NONE || !g.retains(v, g.retaining_edge[r as usize]) {
-                continue;
+        let p = ancestor[w as usize]; // still w's DFS parent: w is not linked yet
+        for r in first_retainer[w as usize]..first_retainer[w as usize + 1] {
+            let v = retainer_node[r as usize];
+            if semi[v as usize] == NONE {
+                continue; // held only by unreached nodes
             }
-            let u = eval(v, &mut ancestor, &mut best, &semi, &mut path);
+            let u = eval(v, ancestor, &linked, &mut best, &semi, &mut path);
             if semi[u as usize] < semi[w as usize] {
                 semi[w as usize] = semi[u as usize];
             }
         }
         let s = vertex[semi[w as usize] as usize];
-        bucket_next[w as usize] = bucket_head[s as usize];
+        idom[w as usize] = bucket_head[s as usize];
         bucket_head[s as usize] = w;
-        ancestor[w as usize] = p; // link(p, w)
+        linked[w as usize / 64] |= 1 << (w % 64); // link(p, w): ancestor[w] is p
         let mut v = bucket_head[p as usize];
         bucket_head[p as usize] = NONE;
         while v != NONE {
-            let next = bucket_next[v as usize];
-            let u = eval(v, &mut ancestor, &mut best, &semi, &mut path);
+            let next = idom[v as usize];
+            let u = eval(v, ancestor, &linked, &mut best, &semi, &mut path);
             idom[v as usize] = if semi[u as usize] < semi[v as usize] { u } else { p };
             v = next;
         }
     }
+    drop((bucket_head, best, linked, parent, path, first_retainer, retainer_node));
     // 3. Explicit idoms in preorder.
     idom[ROOT as usize] = ROOT;
     for &w in &vertex[1..] {
@@ -297,32 +304,35 @@ pub fn dominators(g: &HeapGraph) -> Dominators {
     // Unreached (weakly held or garbage) nodes hang off the root.
     let mut order = vertex;
     for v in 0..n as u32 {
-        if dfnum[v as usize] == NONE {
+        if semi[v as usize] == NONE {
             idom[v as usize] = ROOT;
             order.push(v);
         }
     }
+    drop(semi);
     // 4. Retained sizes: children before their dominators (reverse preorder works because a
     //    dominator precedes everything it dominates in preorder).
-    let mut retained = g.self_size.clone();
+    let mut retained: Vec<u64> = (0..n as u32).map(|v| g.self_size(v)).collect();
     for &v in order.iter().rev() {
         if v != ROOT {
             let d = idom[v as usize] as usize;
             retained[d] = retained[d].saturating_add(retained[v as usize]);
         }
     }
-    Dominators { idom, retained, order }
+    Dominators { idom, retained }
 }
 
-/// The forest walk's `eval` with path compression, without recursion.
-fn eval(v: u32, ancestor: &mut [u32], best: &mut [u32], semi: &[u32], path: &mut Vec<u32>) -> u32 {
-    if ancestor[v as usize] == NONE {
+/// The forest walk's `eval` with path compression, without recursion. A node is in the forest
+/// when its `linked` bit is set; its forest parent is then `ancestor[node]`.
+fn eval(v: u32, ancestor: &mut [u32], linked: &[u64], best: &mut [u32], semi: &[u32], path: &mut Vec<u32>) -> u32 {
+    let is_linked = |x: u32| linked[x as usize / 64] & (1 << (x % 64)) != 0;
+    if !is_linked(v) {
         return v;
     }
     // Collect the chain up to (but excluding) the forest root, then compress top-down.
     path.clear();
     let mut x = v;
-    while ancestor[ancestor[x as usize] as usize] != NONE {
+    while is_linked(ancestor[x as usize]) {
         path.push(x);
         x = ancestor[x as usize];
     }
@@ -349,6 +359,11 @@ pub struct ClassRow {
 
 /// Per-class counts, shallow and retained sizes, largest retained first.
 pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
+    class_summary_with(g, d, &d.children())
+}
+
+/// [`class_summary`] with the dominator tree's children already built.
+pub fn class_summary_with(g: &HeapGraph, d: &Dominators, (first_child, children): &(Vec<u32>, Vec<u32>)) -> Vec<ClassRow> {
     use std::collections::HashMap;
     let n = g.node_count();
     // A class is decided by (node type, name index) for objects and natives, by the type
@@ -381,7 +396,6 @@ pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
         .iter()
         .map(|c| ClassRow { class_name: c.clone(), count: 0, shallow_size: 0, retained_size: 0 })
         .collect();
-    let (first_child, children) = d.children();
     // Walk the dominator tree; an instance counts towards its class's retained size only when
     // no dominator above it is of the same class.
     let mut on_path = vec![0u32; names.len()];
@@ -390,7 +404,7 @@ pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
     {
         let row = &mut rows[class_of[ROOT as usize] as usize];
         row.count += 1;
-        row.shallow_size += g.self_size[ROOT as usize];
+        row.shallow_size += g.self_size(ROOT);
         row.retained_size += d.retained[ROOT as usize];
     }
     while let Some(top) = stack.last_mut() {
@@ -405,7 +419,7 @@ pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
         let class = class_of[c as usize] as usize;
         let row = &mut rows[class];
         row.count += 1;
-        row.shallow_size = row.shallow_size.saturating_add(g.self_size[c as usize]);
+        row.shallow_size = row.shallow_size.saturating_add(g.self_size(c));
         if on_path[class] == 0 {
             row.retained_size = row.retained_size.saturating_add(d.retained[c as usize]);
         }
@@ -419,57 +433,49 @@ pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::reader::{RawSnapshot, SnapshotMeta};
+    use crate::snapshot::reader::read_snapshot;
 
     const NODE_TYPES: [&str; 4] = ["hidden", "object", "native", "synthetic"];
     const EDGE_TYPES: [&str; 7] = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"];
 
     /// A graph from (type, name, self size) nodes and (from, edge type, to) edges; node 0 is
-    /// the root.
+    /// the root. It goes through the reader as snapshot JSON, as a real file would.
     fn graph(nodes: &[(&str, &str, u64)], edges: &[(usize, &str, usize)]) -> HeapGraph {
         let mut strings: Vec<String> = vec![String::new()];
         let mut intern = |s: &str| match strings.iter().position(|x| x == s) {
-            Some(i) => i as u32,
+            Some(i) => i,
             None => {
                 strings.push(s.to_string());
-                strings.len() as u32 - 1
+                strings.len() - 1
             }
         };
         let mut out_degree = vec![0u32; nodes.len()];
         for e in edges {
             out_degree[e.0] += 1;
         }
-        let mut raw_nodes = Vec::new();
+        let mut node_values = Vec::new();
         for (i, &(t, name, size)) in nodes.iter().enumerate() {
-            let out = out_degree[i];
-            let t = NODE_TYPES.iter().position(|x| *x == t).unwrap() as u32;
-            raw_nodes.extend([t, intern(name), (i as u32) * 2 + 1, size as u32, out]);
+            let t = NODE_TYPES.iter().position(|x| *x == t).unwrap();
+            node_values.push(format!("{t},{},{},{size},{}", intern(name), i * 2 + 1, out_degree[i]));
         }
         let mut sorted: Vec<_> = edges.to_vec();
         sorted.sort_by_key(|e| e.0);
-        let mut raw_edges = Vec::new();
-        for &(_, t, to) in &sorted {
-            let ti = EDGE_TYPES.iter().position(|x| *x == t).unwrap() as u32;
-            raw_edges.extend([ti, intern("e"), (to * 5) as u32]);
-        }
-        let mut raw = RawSnapshot {
-            meta: SnapshotMeta {
-                node_fields: ["type", "name", "id", "self_size", "edge_count"].map(String::from).to_vec(),
-                node_types: NODE_TYPES.map(String::from).to_vec(),
-                edge_fields: ["type", "name_or_index", "to_node"].map(String::from).to_vec(),
-                edge_types: EDGE_TYPES.map(String::from).to_vec(),
-                node_count: nodes.len() as u64,
-                edge_count: edges.len() as u64,
-            },
-            nodes: raw_nodes,
-            edges: raw_edges,
-            ..RawSnapshot::default()
-        };
-        for s in &strings {
-            raw.string_bytes.extend_from_slice(s.as_bytes());
-            raw.string_ends.push(raw.string_bytes.len());
-        }
-        HeapGraph::from_raw(raw).unwrap()
+        let edge_values: Vec<String> = sorted
+            .iter()
+            .map(|&(_, t, to)| format!("{},{},{}", EDGE_TYPES.iter().position(|x| *x == t).unwrap(), intern("e"), to * 5))
+            .collect();
+        let quote = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",");
+        let text = format!(
+            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[[{}]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[[{}]]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":[{}]}}"#,
+            quote(&NODE_TYPES),
+            quote(&EDGE_TYPES),
+            nodes.len(),
+            edges.len(),
+            node_values.join(","),
+            edge_values.join(","),
+            strings.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",")
+        );
+        HeapGraph::from_raw(read_snapshot(text.as_bytes(), None).unwrap()).unwrap()
     }
 
     fn obj(name: &str, size: u64) -> (&str, &str, u64) {
@@ -563,6 +569,15 @@ mod tests {
                 }
             }
         }
+        // Predecessors straight from the forward edges, independently of `first_retainer`.
+        let mut preds: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for v in 0..n as u32 {
+            for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
+                if g.retains(v, e) {
+                    preds[g.edge_to[e as usize] as usize].push(v);
+                }
+            }
+        }
         let mut changed = true;
         while changed {
             changed = false;
@@ -571,9 +586,8 @@ mod tests {
                     continue;
                 }
                 let mut meet = full.clone();
-                for r in g.first_retainer[v]..g.first_retainer[v + 1] {
-                    let p = g.retaining_node[r as usize];
-                    if reach[p as usize] && g.retains(p, g.retaining_edge[r as usize]) {
+                for &p in &preds[v] {
+                    if reach[p as usize] {
                         for i in 0..n {
                             meet[i] &= dom[p as usize][i];
                         }
@@ -611,7 +625,7 @@ mod tests {
         );
         let g = HeapGraph::from_raw(raw).unwrap();
         let d = dominators(&g);
-        let total: u64 = g.self_size.iter().sum();
+        let total: u64 = g.total_self_size();
         assert_eq!(d.retained[ROOT as usize], total, "the root retains the whole heap");
         let rows = class_summary(&g, &d);
         let item = rows.iter().find(|r| r.class_name == "Item").expect("Item class");
@@ -646,8 +660,8 @@ mod tests {
             let d = dominators(&g);
             assert_eq!(d.idom, brute_force_idom(&g), "round {round}: edges {edges:?}");
             // The root retains everything; every node retains at least itself.
-            assert_eq!(d.retained[0], g.self_size.iter().sum::<u64>());
-            assert!((0..n).all(|v| d.retained[v] >= g.self_size[v]));
+            assert_eq!(d.retained[0], g.total_self_size());
+            assert!((0..n).all(|v| d.retained[v] >= g.self_size(v as u32)));
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Streaming reader for V8 `.heapsnapshot` files (node 18 to 26).
 //!
 //! It reads the top-level object key by key: `snapshot` (the small header with `meta`) is
-//! parsed into a value; `nodes` and `edges` go straight into `u32` arrays; `strings` into one
-//! byte buffer with offsets; every other section (`trace_*`, `samples`, `locations`, future
-//! ones) is skipped without being stored. Nothing is recursive on input depth, so hostile
-//! nesting cannot overflow the stack, and no allocation is sized by a count the file claims
-//! beyond what the file's size can back.
+//! parsed into a value; `nodes` and `edges` go straight into per-field columns, driven by the
+//! header's own field lists (fields the analysis does not use, such as `trace_node_id` or
+//! `detachedness`, are checked and dropped as they stream by); `strings` go into one byte
+//! buffer with offsets; every other section (`trace_*`, `samples`, `locations`, future ones) is
+//! skipped without being stored. Nothing is recursive on input depth, so hostile nesting
+//! cannot overflow the stack, and no allocation is sized by a count the file claims beyond
+//! what the file's size can back.
 //!
 //! Errors name the problem and the byte offset where it was found; the reader never panics.
 
@@ -25,17 +27,28 @@ pub struct SnapshotMeta {
     pub edge_count: u64,
 }
 
-/// A snapshot as flat arrays, validated against its own meta.
+/// A snapshot as columns indexed by node or edge ordinal, validated against its own meta.
 #[derive(Clone, Debug, Default)]
 pub struct RawSnapshot {
     pub meta: SnapshotMeta,
-    /// `node_count * node_fields.len()` values, node after node.
-    pub nodes: Vec<u32>,
-    /// `edge_count * edge_fields.len()` values, edge after edge.
-    pub edges: Vec<u32>,
-    /// Node values that do not fit in `u32` (rare: huge native sizes), by index into `nodes`;
-    /// `nodes` holds `u32::MAX` there.
-    pub wide_node_values: Vec<(usize, u64)>,
+    /// Index into `meta.node_types`.
+    pub node_type: Vec<u8>,
+    /// Index into the strings.
+    pub node_name: Vec<u32>,
+    /// Node ids and self sizes; a value that does not fit in `u32` (a huge native size, say)
+    /// reads `u32::MAX` here and is kept exactly in `wide`.
+    pub node_id: Vec<u32>,
+    pub self_size: Vec<u32>,
+    /// Edges of node `n` are `first_edge[n]..first_edge[n + 1]` (`node_count + 1` entries).
+    pub first_edge: Vec<u32>,
+    /// Index into `meta.edge_types`.
+    pub edge_type: Vec<u8>,
+    /// A string index for named edges, the element/hidden index otherwise.
+    pub edge_name: Vec<u32>,
+    /// Target node ordinal (the file's field offset divided by the node field count).
+    pub edge_to: Vec<u32>,
+    /// Values over `u32`: `(node, field, value)`, field 0 the id and 1 the self size, in node order.
+    pub wide: Vec<(u32, u8, u64)>,
     /// UTF-8 of all strings, back to back; string `i` is `string_bytes[string_ends[i-1]..string_ends[i]]`.
     pub string_bytes: Vec<u8>,
     pub string_ends: Vec<usize>,
@@ -50,6 +63,10 @@ impl RawSnapshot {
 
     pub fn string_count(&self) -> usize {
         self.string_ends.len()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.node_type.len()
     }
 }
 
@@ -69,17 +86,47 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+/// What a node field is used for.
+#[derive(Clone, Copy, PartialEq)]
+enum NodeRole {
+    Type,
+    Name,
+    Id,
+    Size,
+    EdgeCount,
+    Other,
+}
+
+/// What an edge field is used for.
+#[derive(Clone, Copy, PartialEq)]
+enum EdgeRole {
+    Type,
+    Name,
+    To,
+    Other,
+}
+
 /// Reads a whole snapshot. `size_hint` (the file's size, when known) bounds every
 /// preallocation, so a header claiming billions of nodes cannot make the reader allocate them.
+/// `progress` is told how many bytes have been read so far, every few megabytes.
 pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSnapshot, ReadError> {
-    let mut lx = Lexer::new(input);
+    read_snapshot_with_progress(input, size_hint, &mut |_| {})
+}
+
+/// [`read_snapshot`], reporting the bytes read so far to `progress` every few megabytes.
+pub fn read_snapshot_with_progress<R: Read>(
+    input: R,
+    size_hint: Option<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RawSnapshot, ReadError> {
+    let mut lx = Lexer::new(input, progress);
     let mut snap = RawSnapshot::default();
     let mut have_meta = false;
     let (mut have_nodes, mut have_edges, mut have_strings) = (false, false, false);
     // Each number in an array takes at least 2 bytes ("0,").
-    let cap_by_size = |claimed: u64| -> usize {
-        let bound = size_hint.map(|s| s / 2).unwrap_or(1 << 24);
-        claimed.min(bound).min(usize::MAX as u64) as usize
+    let cap_by_size = |claimed: u64, per_record: usize| -> usize {
+        let bound = size_hint.map(|s| s / 2 / per_record.max(1) as u64).unwrap_or(1 << 20);
+        claimed.min(bound).min(u32::MAX as u64) as usize
     };
 
     lx.expect(b'{')?;
@@ -93,24 +140,37 @@ pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSna
         lx.expect(b':')?;
         match key.as_str() {
             "snapshot" => {
+                if have_meta {
+                    return Err(lx.err("a second \"snapshot\" section"));
+                }
                 let at = lx.offset();
                 let value = lx.value()?;
                 snap.meta = parse_meta(&value).map_err(|m| ReadError { offset: at, message: m })?;
                 have_meta = true;
             }
+            "nodes" | "edges" if !have_meta => {
+                return Err(lx.err(format!("\"{key}\" comes before the \"snapshot\" header that describes it")));
+            }
             "nodes" => {
-                let expected = snap.meta.node_count.saturating_mul(snap.meta.node_fields.len() as u64);
-                snap.nodes.reserve(cap_by_size(expected));
-                lx.u32_array(&mut snap.nodes, Some(&mut snap.wide_node_values))?;
+                if have_nodes {
+                    return Err(lx.err("a second \"nodes\" section"));
+                }
+                let reserve = cap_by_size(snap.meta.node_count, snap.meta.node_fields.len());
+                read_nodes(&mut lx, &mut snap, reserve)?;
                 have_nodes = true;
             }
             "edges" => {
-                let expected = snap.meta.edge_count.saturating_mul(snap.meta.edge_fields.len() as u64);
-                snap.edges.reserve(cap_by_size(expected));
-                lx.u32_array(&mut snap.edges, None)?;
+                if have_edges {
+                    return Err(lx.err("a second \"edges\" section"));
+                }
+                let reserve = cap_by_size(snap.meta.edge_count, snap.meta.edge_fields.len());
+                read_edges(&mut lx, &mut snap, reserve)?;
                 have_edges = true;
             }
             "strings" => {
+                if have_strings {
+                    return Err(lx.err("a second \"strings\" section"));
+                }
                 lx.string_array(&mut snap.string_bytes, &mut snap.string_ends)?;
                 have_strings = true;
             }
@@ -134,6 +194,135 @@ pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSna
     }
     validate(&snap).map_err(|message| ReadError { offset: end, message })?;
     Ok(snap)
+}
+
+/// The `nodes` array into columns, checking each value's range as it streams by.
+fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usize) -> Result<(), ReadError> {
+    let m = &s.meta;
+    let roles: Vec<NodeRole> = m
+        .node_fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "type" => NodeRole::Type,
+            "name" => NodeRole::Name,
+            "id" => NodeRole::Id,
+            "self_size" => NodeRole::Size,
+            "edge_count" => NodeRole::EdgeCount,
+            _ => NodeRole::Other,
+        })
+        .collect();
+    let type_count = m.node_types.len() as u64;
+    let (claimed_nodes, claimed_edges) = (m.node_count, m.edge_count);
+    s.node_type.reserve_exact(reserve);
+    s.node_name.reserve_exact(reserve);
+    s.node_id.reserve_exact(reserve);
+    s.self_size.reserve_exact(reserve);
+    s.first_edge.reserve_exact(reserve + 1);
+    s.first_edge.push(0);
+    let nf = roles.len();
+    let mut k = 0usize;
+    let mut edges_so_far: u64 = 0;
+    let (node_type, node_name, node_id, self_size, first_edge, wide) =
+        (&mut s.node_type, &mut s.node_name, &mut s.node_id, &mut s.self_size, &mut s.first_edge, &mut s.wide);
+    let mut rec: u64 = 0;
+    lx.numbers(|v| {
+        if k == 0 && rec >= claimed_nodes {
+            return Err(format!("\"nodes\" holds more than the {claimed_nodes} nodes node_count says"));
+        }
+        match roles[k] {
+            NodeRole::Type => {
+                if v >= type_count {
+                    return Err(format!("node {rec} has type {v} but meta lists {type_count} node types"));
+                }
+                node_type.push(v as u8);
+            }
+            NodeRole::Name => node_name.push(u32::try_from(v).map_err(|_| format!("node {rec} names string {v}, beyond any string index"))?),
+            NodeRole::Id | NodeRole::Size => {
+                let (col, tag) = if roles[k] == NodeRole::Id { (&mut *node_id, 0) } else { (&mut *self_size, 1) };
+                match u32::try_from(v) {
+                    Ok(small) if small != u32::MAX => col.push(small),
+                    _ => {
+                        wide.push((rec as u32, tag, v));
+                        col.push(u32::MAX);
+                    }
+                }
+            }
+            NodeRole::EdgeCount => {
+                edges_so_far = edges_so_far.saturating_add(v);
+                if edges_so_far > claimed_edges {
+                    return Err(format!("the nodes' edge counts add up to more than edge_count ({claimed_edges})"));
+                }
+                first_edge.push(edges_so_far as u32);
+            }
+            NodeRole::Other => {}
+        }
+        k += 1;
+        if k == nf {
+            k = 0;
+            rec += 1;
+        }
+        Ok(())
+    })?;
+    if k != 0 {
+        return Err(lx.err(format!("\"nodes\" ends in the middle of a node ({k} of its {nf} fields)")));
+    }
+    Ok(())
+}
+
+/// The `edges` array into columns; targets become node ordinals.
+fn read_edges<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usize) -> Result<(), ReadError> {
+    let m = &s.meta;
+    let roles: Vec<EdgeRole> = m
+        .edge_fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "type" => EdgeRole::Type,
+            "name_or_index" => EdgeRole::Name,
+            "to_node" => EdgeRole::To,
+            _ => EdgeRole::Other,
+        })
+        .collect();
+    let type_count = m.edge_types.len() as u64;
+    let nf = m.node_fields.len() as u64;
+    let node_values = m.node_count.saturating_mul(nf);
+    let claimed_edges = m.edge_count;
+    s.edge_type.reserve_exact(reserve);
+    s.edge_name.reserve_exact(reserve);
+    s.edge_to.reserve_exact(reserve);
+    let ef = roles.len();
+    let (mut k, mut rec) = (0usize, 0u64);
+    let (edge_type, edge_name, edge_to) = (&mut s.edge_type, &mut s.edge_name, &mut s.edge_to);
+    lx.numbers(|v| {
+        if k == 0 && rec >= claimed_edges {
+            return Err(format!("\"edges\" holds more than the {claimed_edges} edges edge_count says"));
+        }
+        match roles[k] {
+            EdgeRole::Type => {
+                if v >= type_count {
+                    return Err(format!("edge {rec} has type {v} but meta lists {type_count} edge types"));
+                }
+                edge_type.push(v as u8);
+            }
+            EdgeRole::Name => edge_name.push(u32::try_from(v).map_err(|_| format!("edge {rec} has name or index {v}, beyond 32 bits"))?),
+            EdgeRole::To => {
+                if v % nf != 0 || v >= node_values {
+                    return Err(format!("edge {rec} points to node field offset {v}, outside the {node_values} node values"));
+                }
+                edge_to.push((v / nf) as u32);
+            }
+            EdgeRole::Other => {}
+        }
+        k += 1;
+        if k == ef {
+            k = 0;
+            rec += 1;
+        }
+        Ok(())
+    })?;
+    if k != 0 {
+        return Err(lx.err(format!("\"edges\" ends in the middle of an edge ({k} of its {ef} fields)")));
+    }
+    Ok(())
 }
 
 fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
@@ -177,6 +366,15 @@ fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
         node_count: count("node_count")?,
         edge_count: count("edge_count")?,
     };
+    if meta.node_types.len() > 256 || meta.edge_types.len() > 256 {
+        return Err("meta lists more than 256 node or edge types".into());
+    }
+    if meta.node_count >= u64::from(u32::MAX) || meta.edge_count >= u64::from(u32::MAX) {
+        return Err(format!(
+            "{} nodes / {} edges is beyond what this analyzer indexes (2^32 - 1)",
+            meta.node_count, meta.edge_count
+        ));
+    }
     for (fields, required, what) in [
         (&meta.node_fields, &["type", "name", "id", "self_size", "edge_count"][..], "node_fields"),
         (&meta.edge_fields, &["type", "name_or_index", "to_node"][..], "edge_fields"),
@@ -190,54 +388,30 @@ fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
     Ok(meta)
 }
 
-/// Does an array of `values` hold exactly `count` records of `fields` values each?
-fn check_length(what: &str, count: u64, fields: usize, values: usize) -> Result<(), String> {
-    let expected = count.saturating_mul(fields as u64);
-    if values as u64 == expected {
-        return Ok(());
-    }
-    Err(format!("{what}_count says {count} {what}s of {fields} fields ({expected} values) but \"{what}s\" has {values} values"))
-}
-
-/// Checks the arrays against the header: lengths, edge counts, and every cross reference.
+/// Checks the columns against the header: counts, and the string references (the strings come
+/// after the arrays, so only now can they be checked).
 fn validate(s: &RawSnapshot) -> Result<(), String> {
     let m = &s.meta;
-    let nf = m.node_fields.len();
-    let ef = m.edge_fields.len();
-    check_length("node", m.node_count, nf, s.nodes.len())?;
-    check_length("edge", m.edge_count, ef, s.edges.len())?;
-    let field = |fields: &[String], name: &str| fields.iter().position(|f| f == name).unwrap_or(0);
-    let (n_type, n_name, n_edges) = (field(&m.node_fields, "type"), field(&m.node_fields, "name"), field(&m.node_fields, "edge_count"));
-    let (e_type, e_name, e_to) = (field(&m.edge_fields, "type"), field(&m.edge_fields, "name_or_index"), field(&m.edge_fields, "to_node"));
+    if s.node_count() as u64 != m.node_count {
+        return Err(format!("node_count says {} nodes but \"nodes\" holds {}", m.node_count, s.node_count()));
+    }
+    if s.edge_type.len() as u64 != m.edge_count {
+        return Err(format!("edge_count says {} edges but \"edges\" holds {}", m.edge_count, s.edge_type.len()));
+    }
+    let claimed = s.first_edge.last().copied().unwrap_or(0);
+    if u64::from(claimed) != m.edge_count {
+        return Err(format!("the nodes' edge counts add up to {claimed} but edge_count is {}", m.edge_count));
+    }
     let strings = s.string_count() as u64;
-    let mut edges_claimed = 0u64;
-    for (i, node) in s.nodes.chunks_exact(nf.max(1)).enumerate() {
-        if node[n_type] as usize >= m.node_types.len() {
-            return Err(format!("node {i} has type {} but meta lists {} node types", node[n_type], m.node_types.len()));
-        }
-        if u64::from(node[n_name]) >= strings {
-            return Err(format!("node {i} names string {} but there are {strings} strings", node[n_name]));
-        }
-        edges_claimed += u64::from(node[n_edges]);
+    if let Some(i) = s.node_name.iter().position(|&n| u64::from(n) >= strings) {
+        return Err(format!("node {i} names string {} but there are {strings} strings", s.node_name[i]));
     }
-    if edges_claimed != m.edge_count {
-        return Err(format!("the nodes' edge counts add up to {edges_claimed} but edge_count is {}", m.edge_count));
-    }
-    let element = m.edge_types.iter().position(|t| t == "element");
-    let hidden = m.edge_types.iter().position(|t| t == "hidden");
-    for (i, edge) in s.edges.chunks_exact(ef.max(1)).enumerate() {
-        let kind = edge[e_type] as usize;
-        if kind >= m.edge_types.len() {
-            return Err(format!("edge {i} has type {kind} but meta lists {} edge types", m.edge_types.len()));
-        }
-        let to = edge[e_to] as usize;
-        if to % nf.max(1) != 0 || to >= s.nodes.len() {
-            return Err(format!("edge {i} points to node field offset {to}, outside the {} node values", s.nodes.len()));
-        }
-        // Element and hidden edges carry an index; the others name a string.
-        let by_index = Some(kind) == element || Some(kind) == hidden;
-        if !by_index && u64::from(edge[e_name]) >= strings {
-            return Err(format!("edge {i} names string {} but there are {strings} strings", edge[e_name]));
+    let element = m.edge_types.iter().position(|t| t == "element").map(|p| p as u8);
+    let hidden = m.edge_types.iter().position(|t| t == "hidden").map(|p| p as u8);
+    // Element and hidden edges carry an index; the others name a string.
+    for (i, (&kind, &name)) in s.edge_type.iter().zip(&s.edge_name).enumerate() {
+        if u64::from(name) >= strings && Some(kind) != element && Some(kind) != hidden {
+            return Err(format!("edge {i} names string {name} but there are {strings} strings"));
         }
     }
     Ok(())
@@ -268,17 +442,27 @@ const MAX_HEADER_DEPTH: usize = 32;
 /// Nor is a header bigger than this.
 const MAX_HEADER_BYTES: u64 = 16 << 20;
 
-struct Lexer<R: Read> {
+/// Bytes between two progress reports.
+const PROGRESS_STEP: u64 = 16 << 20;
+
+struct Lexer<'p, R: Read> {
     input: R,
     buf: Vec<u8>,
     pos: usize,
     len: usize,
     consumed: u64,
+    eof: bool,
+    progress: &'p mut dyn FnMut(u64),
+    next_report: u64,
 }
 
-impl<R: Read> Lexer<R> {
-    fn new(input: R) -> Self {
-        Lexer { input, buf: vec![0; 1 << 18], pos: 0, len: 0, consumed: 0 }
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+impl<'p, R: Read> Lexer<'p, R> {
+    fn new(input: R, progress: &'p mut dyn FnMut(u64)) -> Self {
+        Lexer { input, buf: vec![0; 1 << 20], pos: 0, len: 0, consumed: 0, eof: false, progress, next_report: PROGRESS_STEP }
     }
 
     fn offset(&self) -> u64 {
@@ -303,10 +487,15 @@ impl<R: Read> Lexer<R> {
         self.consumed += self.len as u64;
         self.pos = 0;
         self.len = 0;
+        if self.consumed >= self.next_report {
+            (self.progress)(self.consumed);
+            self.next_report = self.consumed + PROGRESS_STEP;
+        }
         loop {
             match self.input.read(&mut self.buf) {
                 Ok(n) => {
                     self.len = n;
+                    self.eof = n == 0;
                     return Ok(n > 0);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -378,90 +567,112 @@ impl<R: Read> Lexer<R> {
         Ok(v)
     }
 
-    /// `[n, n, ...]` into `out`; values over u32 go to `wide` (or are an error without it).
-    /// The hot loop of the reader: a state machine straight over the read buffer.
-    fn u32_array(&mut self, out: &mut Vec<u32>, mut wide: Option<&mut Vec<(usize, u64)>>) -> Result<(), ReadError> {
-        #[derive(PartialEq)]
-        enum At {
-            Start,
-            AfterComma,
-            InNumber,
-            AfterNumber,
+    /// Keeps the unread bytes and reads more behind them, until at least `want` bytes are
+    /// buffered or the input ends. Returns how many are buffered.
+    fn fill_keep(&mut self, want: usize) -> Result<usize, ReadError> {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.len, 0);
+            self.consumed += self.pos as u64;
+            self.len -= self.pos;
+            self.pos = 0;
         }
-        self.expect(b'[')?;
-        let mut state = At::Start;
-        let mut acc: u64 = 0;
-        loop {
-            if !self.fill()? {
-                return Err(self.err("the file ends inside a number array (truncated?)"));
+        if self.consumed >= self.next_report {
+            (self.progress)(self.consumed);
+            self.next_report = self.consumed + PROGRESS_STEP;
+        }
+        while self.len < want && !self.eof {
+            match self.input.read(&mut self.buf[self.len..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.err(format!("read error: {e}"))),
             }
-            let mut i = self.pos;
+        }
+        Ok(self.len)
+    }
+
+    /// `[n, n, ...]`, each value handed to `sink` (whose error message gets the offset).
+    /// The hot loop of the reader: numbers are parsed straight from the read buffer, which
+    /// always holds a whole number (at most 20 digits) when one starts.
+    fn numbers(&mut self, mut sink: impl FnMut(u64) -> Result<(), String>) -> Result<(), ReadError> {
+        /// More than any number and its separator (20 digits, one comma) take.
+        const WINDOW: usize = 64;
+        self.expect(b'[')?;
+        self.skip_ws()?;
+        if self.peek()? == Some(b']') {
+            self.bump();
+            return Ok(());
+        }
+        let mut want_separator = false;
+        loop {
+            if self.len - self.pos <= WINDOW && !self.eof {
+                self.fill_keep(WINDOW + 1)?;
+            }
             let len = self.len;
-            while i < len {
+            let mut i = self.pos;
+            // Fast path: runs of `digits,` while a whole window is buffered.
+            let safe_end = if self.eof { len } else { len.saturating_sub(WINDOW) };
+            while i < safe_end || (self.eof && i < len) {
                 let b = self.buf[i];
-                match b {
-                    b'0'..=b'9' => {
-                        if state == At::AfterNumber {
-                            self.pos = i;
-                            return Err(self.err("expected ',' or ']' in a number array"));
-                        }
-                        acc = match acc.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
-                            Some(v) => v,
-                            None => {
-                                self.pos = i;
-                                return Err(self.err("a number does not fit in 64 bits"));
-                            }
-                        };
-                        state = At::InNumber;
-                    }
-                    b' ' | b'\n' | b'\r' | b'\t' => {
-                        if state == At::InNumber {
-                            state = At::AfterNumber;
-                        }
-                    }
-                    b',' | b']' => {
-                        if state == At::InNumber || state == At::AfterNumber {
-                            match u32::try_from(acc) {
-                                Ok(v) if v != u32::MAX => out.push(v),
-                                _ => match wide.as_deref_mut() {
-                                    Some(w) => {
-                                        w.push((out.len(), acc));
-                                        out.push(u32::MAX);
-                                    }
-                                    None => {
-                                        self.pos = i;
-                                        return Err(self.err(format!("value {acc} is too large for an edge field")));
-                                    }
-                                },
-                            }
-                            acc = 0;
-                        } else if !(b == b']' && state == At::Start) {
-                            self.pos = i;
-                            return Err(self.err("expected a non-negative integer in a number array"));
-                        }
-                        if b == b']' {
+                if want_separator {
+                    match b {
+                        b',' => want_separator = false,
+                        b']' => {
                             self.pos = i + 1;
                             return Ok(());
                         }
-                        state = At::AfterComma;
+                        b if is_ws(b) => {}
+                        b'.' | b'e' | b'E' => {
+                            self.pos = i;
+                            return Err(self.err("expected an integer, found a fraction or exponent"));
+                        }
+                        b'0'..=b'9' => {
+                            self.pos = i;
+                            return Err(self.err("expected ',' or ']' in a number array"));
+                        }
+                        other => {
+                            self.pos = i;
+                            return Err(self.unexpected(Some(other), "',' or ']' in a number array"));
+                        }
                     }
-                    b'.' | b'e' | b'E' if state == At::InNumber => {
-                        self.pos = i;
-                        return Err(self.err("expected an integer, found a fraction or exponent"));
-                    }
-                    _ => {
-                        self.pos = i;
-                        let what = if state == At::InNumber || state == At::AfterNumber {
-                            "',' or ']' in a number array"
-                        } else {
-                            "a non-negative integer in a number array"
-                        };
-                        return Err(self.unexpected(Some(b), what));
-                    }
+                    i += 1;
+                    continue;
                 }
-                i += 1;
+                if is_ws(b) {
+                    i += 1;
+                    continue;
+                }
+                if !b.is_ascii_digit() {
+                    self.pos = i;
+                    return Err(self.unexpected(Some(b), "a non-negative integer in a number array"));
+                }
+                let start = i;
+                let mut v: u64 = 0;
+                while i < len && self.buf[i].is_ascii_digit() {
+                    if i - start == 19 {
+                        // The 20th digit is the only one that can overflow.
+                        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(self.buf[i] - b'0'))) {
+                            Some(v) if i + 1 >= len || !self.buf[i + 1].is_ascii_digit() => v,
+                            _ => {
+                                self.pos = start;
+                                return Err(self.err("a number does not fit in 64 bits"));
+                            }
+                        };
+                    } else {
+                        v = v * 10 + u64::from(self.buf[i] - b'0');
+                    }
+                    i += 1;
+                }
+                if let Err(message) = sink(v) {
+                    self.pos = start;
+                    return Err(self.err(message));
+                }
+                want_separator = true;
             }
-            self.pos = len;
+            self.pos = i;
+            if self.eof && self.pos >= self.len {
+                return Err(self.err("the file ends inside a number array (truncated?)"));
+            }
         }
     }
 
@@ -754,10 +965,13 @@ mod tests {
         assert_eq!(s.meta.node_fields.len(), 7);
         assert_eq!(s.meta.node_types[3], "object");
         assert_eq!(s.meta.edge_types[6], "weak");
-        assert_eq!(s.nodes.len(), 21);
-        assert_eq!(s.edges, [1, 0, 7, 2, 1, 14, 6, 2, 14]);
-        assert_eq!(s.wide_node_values, [(17, 4_294_967_296)], "a size over u32 is kept exactly");
-        assert_eq!(s.nodes[17], u32::MAX);
+        assert_eq!(s.node_count(), 3);
+        assert_eq!(s.node_type, [9, 3, 2]);
+        assert_eq!(s.node_id, [1, 3, 5]);
+        assert_eq!(s.first_edge, [0, 2, 3, 3]);
+        assert_eq!((s.edge_type.as_slice(), s.edge_name.as_slice(), s.edge_to.as_slice()), (&[1, 2, 6][..], &[0, 1, 2][..], &[1, 2, 2][..]));
+        assert_eq!(s.wide, [(2, 1, 4_294_967_296)], "a size over u32 is kept exactly");
+        assert_eq!(s.self_size[2], u32::MAX);
         assert_eq!(s.string(1), Some("Caf\u{e9} \"q\" \\ /"));
         assert_eq!(s.string(2), Some("smile \u{1F600} lone \u{FFFD} end"));
         assert_eq!(s.string_count(), 3);
@@ -798,14 +1012,19 @@ mod tests {
     fn inconsistent_snapshots_are_rejected_with_the_reason() {
         let cases = [
             (with(r#""node_count":3"#, r#""node_count":4"#), "node_count says 4"),
-            (with(r#""edge_count":3,"#, r#""edge_count":2,"#), "edge_count says 2"),
+            (with(r#""edge_count":3,"#, r#""edge_count":2,"#), "add up to more than edge_count (2)"),
+            (with(r#""edge_count":3,"#, r#""edge_count":4,"#), "edge_count says 4"),
             (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,6,2,999]"), "outside the 21 node values"),
             (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,6,2,8]"), "node field offset 8"),
             (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,1,14,9,2,14]"), "edge 2 has type 9"),
             (with("[1,0,7,2,1,14,6,2,14]", "[1,0,7,2,77,14,6,2,14]"), "edge 1 names string 77"),
             (with("[9,0,1,0,2,0,0", "[99,0,1,0,2,0,0"), "node 0 has type 99"),
             (with(r#""id","self_size""#, r#""ident","self_size""#), "lacks \"id\""),
-            (with(",3,1,3,32,1,0,0", ",3,1,3,32,2,0,0"), "add up to 4"),
+            (with(",3,1,3,32,1,0,0", ",3,1,3,32,2,0,0"), "add up to more than edge_count (3)"),
+            (with(",3,1,3,32,1,0,0", ",3,1,3,32,0,0,0"), "add up to 2 but edge_count is 3"),
+            (with(",2,2,5,4294967296,0,0,0]", ",2,2,5,4294967296,0,0]"), "in the middle of a node"),
+            (with("[9,0,1,0,2,0,0", "[9,0,1,0,2,0,0,9,0,1,0,0,0,0"), "more than the 3 nodes"),
+            (with(r#""nodes":[9"#, r#""nodes":[99999999999999999999999"#), "does not fit in 64 bits"),
             (with("[9,0,1", "[9,-1,1"), "a non-negative integer"),
             (with("[9,0,1", "[9,0.5,1"), "fraction"),
         ];
@@ -825,10 +1044,13 @@ mod tests {
 
     #[test]
     fn absurd_claimed_counts_do_not_allocate() {
-        let text = with(r#""node_count":3"#, r#""node_count":1000000000000"#);
+        let text = with(r#""node_count":3"#, r#""node_count":4000000000"#);
         // Must fail on the count mismatch, after reserving no more than the file can back.
         let err = read(&text).unwrap_err().to_string();
-        assert!(err.contains("node_count says 1000000000000"), "{err}");
+        assert!(err.contains("node_count says 4000000000"), "{err}");
+        let text = with(r#""node_count":3"#, r#""node_count":1000000000000"#);
+        let err = read(&text).unwrap_err().to_string();
+        assert!(err.contains("beyond what this analyzer indexes"), "{err}");
     }
 
     #[test]
@@ -857,7 +1079,9 @@ mod tests {
             match read_snapshot(&bytes[..], Some(bytes.len() as u64)) {
                 Ok(s) => {
                     ok += 1;
-                    assert_eq!(s.nodes.len() as u64, s.meta.node_count * s.meta.node_fields.len() as u64);
+                    assert_eq!(s.node_count() as u64, s.meta.node_count);
+                    assert_eq!(s.edge_to.len() as u64, s.meta.edge_count);
+                    assert!(s.edge_to.iter().all(|&t| (t as usize) < s.node_count()));
                 }
                 Err(_) => rejected += 1,
             }
@@ -872,15 +1096,10 @@ mod tests {
             "class ReaderFixture {}; globalThis.keep = Array.from({ length: 500 }, () => new ReaderFixture());",
         );
         assert!(s.meta.node_count > 10_000, "{} nodes", s.meta.node_count);
-        let field = |f: &str| s.meta.node_fields.iter().position(|x| x == f).unwrap();
-        let (name, kind) = (field("name"), field("type"));
-        let object = s.meta.node_types.iter().position(|t| t == "object").unwrap() as u32;
-        let nf = s.meta.node_fields.len();
-        let named: Vec<u32> = s
-            .nodes
-            .chunks_exact(nf)
-            .filter(|n| s.string(n[name] as usize) == Some("ReaderFixture"))
-            .map(|n| n[kind])
+        let object = s.meta.node_types.iter().position(|t| t == "object").unwrap() as u8;
+        let named: Vec<u8> = (0..s.node_count())
+            .filter(|&n| s.string(s.node_name[n] as usize) == Some("ReaderFixture"))
+            .map(|n| s.node_type[n])
             .collect();
         // The instances are objects; the class also names a string, a closure and its code.
         let objects = named.iter().filter(|&&k| k == object).count();

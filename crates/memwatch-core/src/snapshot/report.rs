@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
-use super::graph::{class_summary, dominators, ClassRow, Dominators, HeapGraph, ROOT};
+use super::progress::Progress;
+use super::graph::{class_summary_with, dominators, ClassRow, Dominators, HeapGraph, ROOT};
 
 /// An object in the report.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,14 +42,21 @@ const SUSPECT_SHARE: f64 = 0.10;
 
 /// Runs every pass and builds the report, keeping the `top` rows of each table.
 pub fn analyze(g: &HeapGraph, top: usize) -> Report {
+    analyze_with(g, top, &mut Progress::quiet())
+}
+
+/// [`analyze`], reporting its phases.
+pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Report {
+    progress.phase("dominators");
     let d = dominators(g);
+    progress.phase("report");
     let total = d.retained[ROOT as usize];
     let synthetic = g.node_types.iter().position(|t| t == "synthetic").map(|p| p as u8);
     let interesting = |v: u32| v != ROOT && Some(g.node_type[v as usize]) != synthetic;
     let row = |v: u32| ObjectRow {
-        id: g.node_id[v as usize],
+        id: g.node_id(v),
         class_name: g.class_name(v),
-        self_size: g.self_size[v as usize],
+        self_size: g.self_size(v),
         retained_size: d.retained[v as usize],
     };
 
@@ -61,6 +69,7 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
     }
     candidates.sort_unstable_by(heavier);
     let largest = candidates.iter().map(|&v| row(v)).collect();
+    drop(candidates);
     let threshold = SUSPECT_SHARE * total as f64;
     let mut by_retained: Vec<u32> =
         (0..g.node_count() as u32).filter(|&v| interesting(v) && d.retained[v as usize] as f64 > threshold).collect();
@@ -79,10 +88,11 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
         })
         .collect();
 
-    let mut classes = class_summary(g, &d);
+    drop(parents);
+    let mut classes = class_summary_with(g, &d, &children);
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
-    Report { nodes: g.node_count() as u64, edges: g.edge_to.len() as u64, total_size: total, classes, largest, suspects }
+    Report { nodes: g.node_count() as u64, edges: g.edge_count() as u64, total_size: total, classes, largest, suspects }
 }
 
 /// Follows the heaviest dominated child while it holds at least half of its parent's memory.
@@ -267,7 +277,7 @@ mod tests {
         );
         let g = HeapGraph::from_raw(raw).unwrap();
         let r = analyze(&g, 20);
-        let total: u64 = g.self_size.iter().sum();
+        let total: u64 = g.total_self_size();
         assert_eq!(r.total_size, total);
         let s = r.suspects.iter().find(|s| s.object.class_name == "Client").expect("Client is a suspect");
         assert!(s.percent > 50.0, "Client holds most of the heap: {}", s.percent);
