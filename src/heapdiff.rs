@@ -4,6 +4,7 @@
 //! The snapshot is walked by index (no recursion, whatever the heap's depth), summarised, and
 //! deleted before `takeHeapSummary` returns; only the compact summary outlives the call.
 
+use memwatch_core::snapshot::graph::HeapGraph;
 use memwatch_core::summary::{self, DiffResult, SummaryBuilder};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -18,11 +19,35 @@ use crate::monitor::{current_isolate, Monitor};
 pub struct HeapSummary {
     inner: summary::HeapSummary,
     external_bytes: i64,
+    /// The whole snapshot as a graph, kept only for HeapDiff's `retainers` option.
+    graph: Option<HeapGraph>,
+    graph_bytes: i64,
+}
+
+impl HeapSummary {
+    pub(crate) fn max_id(&self) -> u32 {
+        self.inner.max_id()
+    }
+
+    pub(crate) fn attach_graph(&mut self, env: &Env, graph: HeapGraph) -> Result<()> {
+        self.graph_bytes = graph.memory_footprint() as i64;
+        env.adjust_external_memory(self.graph_bytes)?;
+        self.graph = Some(graph);
+        Ok(())
+    }
+
+    pub(crate) fn take_graph(&mut self, env: &Env) -> Result<Option<HeapGraph>> {
+        if self.graph.is_some() {
+            env.adjust_external_memory(-self.graph_bytes)?;
+            self.graph_bytes = 0;
+        }
+        Ok(self.graph.take())
+    }
 }
 
 impl ObjectFinalize for HeapSummary {
     fn finalize(self, env: Env) -> Result<()> {
-        env.adjust_external_memory(-self.external_bytes)?;
+        env.adjust_external_memory(-self.external_bytes - self.graph_bytes)?;
         Ok(())
     }
 }
@@ -46,19 +71,23 @@ impl HeapSummary {
 /// and leak counting are suppressed meanwhile.
 #[napi]
 pub fn take_heap_summary(env: Env) -> Result<HeapSummary> {
+    take_summary(&env, None)
+}
+
+/// [`take_heap_summary`], also streaming the snapshot's JSON to `write` before it is deleted.
+pub(crate) fn take_summary(env: &Env, write: Option<&mut dyn FnMut(&[u8]) -> bool>) -> Result<HeapSummary> {
     let isolate = current_isolate()?;
-    let monitor = Monitor::of(&env)?;
+    let monitor = Monitor::of(env)?;
     let name_mask = (0..32).filter(|&t| summary::needs_name(t)).fold(0u32, |m, t| m | (1 << t));
     let walked = monitor.suppressed(|| {
         let mut builder = SummaryBuilder::default();
-        isolate
-            .walk_heap_snapshot(name_mask, |id, node_type, size, name| builder.push(id, node_type, name, size))
-            .map(|_| builder.finish())
+        let mut visit = |id, node_type, size, name: &str| builder.push(id, node_type, name, size);
+        isolate.heap_snapshot(name_mask, Some(&mut visit), write).map(|_| builder.finish())
     });
     let inner = walked.map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff failed: {e}")))?;
     let external_bytes = inner.memory_footprint() as i64;
     env.adjust_external_memory(external_bytes)?;
-    Ok(HeapSummary { inner, external_bytes })
+    Ok(HeapSummary { inner, external_bytes, graph: None, graph_bytes: 0 })
 }
 
 /// For bench/heapdiff.js: one heap snapshot taken exactly as `takeHeapSummary` takes it, then

@@ -4,6 +4,7 @@
 mod analyze;
 mod heapdiff;
 mod monitor;
+mod snapshots;
 mod v8;
 
 use memwatch_core::gc::{EngineConfig, SamplingConfig, StatsRecord};

@@ -59,6 +59,8 @@ type NodeFn = unsafe extern "C" fn(
     name_len: usize,
 );
 
+type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
+
 extern "C" {
     fn mw_isolate_current() -> *mut c_void;
     fn mw_v8_version() -> *const c_char;
@@ -67,7 +69,14 @@ extern "C" {
     fn mw_full_gc(isolate: *mut c_void);
     fn mw_request_incremental_gc(isolate: *mut c_void);
     fn mw_snapshot_floor(isolate: *mut c_void) -> i64;
-    fn mw_snapshot_walk(isolate: *mut c_void, name_mask: u32, f: NodeFn, ctx: *mut c_void) -> i64;
+    fn mw_snapshot_walk(
+        isolate: *mut c_void,
+        name_mask: u32,
+        f: Option<NodeFn>,
+        ctx: *mut c_void,
+        write: Option<WriteFn>,
+        write_ctx: *mut c_void,
+    ) -> i64;
 }
 
 /// Before or after a GC.
@@ -129,15 +138,18 @@ impl Isolate {
         u64::try_from(count).map_err(|_| "V8 could not take a heap snapshot".to_string())
     }
 
-    /// Takes a heap snapshot and calls `visit(id, type, shallow_size, name)` for each node in
-    /// index order; `name` is filled only for node types whose bit is set in `name_mask`. The
-    /// snapshot is deleted (and its memory returned to the OS) before this returns.
-    pub fn walk_heap_snapshot<F>(&self, name_mask: u32, mut visit: F) -> Result<u64, String>
-    where
-        F: FnMut(u32, u32, u64, &str),
-    {
-        struct Ctx<'a> {
-            visit: &'a mut dyn FnMut(u32, u32, u64, &str),
+    /// Takes a heap snapshot; walks it with `visit(id, type, shallow_size, name)` (if given; `name`
+    /// is filled only for node types whose bit is set in `name_mask`); then streams the same snapshot
+    /// as `.heapsnapshot` JSON to `write` (if given), which returns `false` to stop; deletes it.
+    pub fn heap_snapshot(
+        &self,
+        name_mask: u32,
+        visit: Option<&mut dyn FnMut(u32, u32, u64, &str)>,
+        write: Option<&mut dyn FnMut(&[u8]) -> bool>,
+    ) -> Result<u64, String> {
+        struct Ctx<'a, 'b> {
+            visit: Option<&'a mut dyn FnMut(u32, u32, u64, &str)>,
+            write: Option<&'b mut dyn FnMut(&[u8]) -> bool>,
             panicked: bool,
         }
         unsafe extern "C" fn on_node(
@@ -161,24 +173,56 @@ impl Isolate {
                 unsafe { std::slice::from_raw_parts(name as *const u8, len) }
             };
             let name = String::from_utf8_lossy(bytes);
-            let visit = &mut ctx.visit;
-            if catch_unwind(AssertUnwindSafe(|| visit(id, node_type, size, &name))).is_err() {
-                ctx.panicked = true;
+            if let Some(visit) = ctx.visit.as_mut() {
+                if catch_unwind(AssertUnwindSafe(|| visit(id, node_type, size, &name))).is_err() {
+                    ctx.panicked = true;
+                }
             }
         }
-        let mut ctx = Ctx { visit: &mut visit, panicked: false };
-        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_node` never unwinds and
-        // `ctx` outlives the call.
+        unsafe extern "C" fn on_chunk(ctx: *mut c_void, data: *const c_char, len: usize) -> i32 {
+            // SAFETY: `ctx` is the `Ctx` below, alive for the whole call; V8 passes `len`
+            // initialised bytes valid during this call.
+            let ctx = unsafe { &mut *(ctx as *mut Ctx) };
+            if ctx.panicked || data.is_null() {
+                return 1;
+            }
+            // SAFETY: see above.
+            let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, len) };
+            let Some(write) = ctx.write.as_mut() else { return 1 };
+            match catch_unwind(AssertUnwindSafe(|| write(bytes))) {
+                Ok(true) => 0,
+                Ok(false) => 1,
+                Err(_) => {
+                    ctx.panicked = true;
+                    1
+                }
+            }
+        }
+        let has_visit = visit.is_some();
+        let has_write = write.is_some();
+        let mut ctx = Ctx { visit, write, panicked: false };
+        let ctx_ptr = &mut ctx as *mut Ctx as *mut c_void;
+        // SAFETY: on the isolate's thread, from JS (not inside a GC); the callbacks never unwind
+        // and `ctx` outlives the call.
         let count = unsafe {
-            mw_snapshot_walk(self.raw.as_ptr(), name_mask, on_node, &mut ctx as *mut Ctx as *mut c_void)
+            mw_snapshot_walk(
+                self.raw.as_ptr(),
+                name_mask,
+                if has_visit { Some(on_node) } else { None },
+                ctx_ptr,
+                if has_write { Some(on_chunk) } else { None },
+                ctx_ptr,
+            )
         };
         if ctx.panicked {
-            return Err("internal error while summarising the heap snapshot".into());
+            return Err("internal error while processing the heap snapshot".into());
         }
-        if count < 0 {
-            return Err("V8 could not take a heap snapshot".into());
+        match count {
+            -1 => Err("V8 could not take a heap snapshot".into()),
+            -2 => Err("writing the heap snapshot stopped".into()),
+            c if c < 0 => Err("V8 could not take a heap snapshot".into()),
+            c => Ok(c as u64),
         }
-        Ok(count as u64)
     }
 }
 

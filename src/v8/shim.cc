@@ -49,9 +49,35 @@ typedef void (*mw_gc_fn)(void* data, const mw_gc_info* info);
 typedef void (*mw_node_fn)(void* ctx, uint32_t id, uint32_t type, uint64_t shallow_size,
                            const char* name, size_t name_len);
 
+// Receives the snapshot's JSON serialization, chunk by chunk; returns 0 to go on, anything
+// else to stop. `data` is valid for the duration of the call only.
+typedef int (*mw_write_fn)(void* ctx, const char* data, size_t len);
+
 }  // extern "C"
 
 namespace {
+
+// Hands V8's JSON chunks to a C callback; remembers whether the callback asked to stop.
+class ChunkStream final : public v8::OutputStream {
+ public:
+  ChunkStream(mw_write_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  void EndOfStream() override {}
+  int GetChunkSize() override { return 1 << 20; }
+  WriteResult WriteAsciiChunk(char* data, int size) override {
+    if (stopped_) return kAbort;
+    if (fn_(ctx_, data, static_cast<size_t>(size)) != 0) {
+      stopped_ = true;
+      return kAbort;
+    }
+    return kContinue;
+  }
+  bool stopped() const { return stopped_; }
+
+ private:
+  mw_write_fn fn_;
+  void* ctx_;
+  bool stopped_ = false;
+};
 
 struct GcHook {
   v8::Isolate* isolate;
@@ -198,9 +224,12 @@ int64_t mw_snapshot_floor(void* isolate_ptr) {
   return count;
 }
 
-// Takes a heap snapshot, calls `fn` for every node in index order, deletes the snapshot and
-// returns the node count, or -1 when V8 could not take a snapshot. Never recursive.
-int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, void* ctx) {
+// Takes a heap snapshot; calls `fn` (if not null) for every node in index order; then, if
+// `write` is not null, serializes the same snapshot as .heapsnapshot JSON through it; deletes
+// the snapshot. Returns the node count, -1 when V8 could not take a snapshot, -2 when `write`
+// asked to stop. Never recursive.
+int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, void* ctx,
+                         mw_write_fn write, void* write_ctx) {
   v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
   v8::HandleScope outer(isolate);
   const v8::HeapSnapshot* snapshot = isolate->GetHeapProfiler()->TakeHeapSnapshot();
@@ -210,7 +239,7 @@ int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, v
   size_t cap = 256;
   char* buf = static_cast<char*>(malloc(cap));
   const int kBatch = 4096;  // bounds the handles one HandleScope accumulates
-  for (int start = 0; start < count; start += kBatch) {
+  for (int start = 0; fn != nullptr && start < count; start += kBatch) {
     v8::HandleScope scope(isolate);
     const int end = start + kBatch < count ? start + kBatch : count;
     for (int i = start; i < end; i++) {
@@ -234,9 +263,15 @@ int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, v
     }
   }
   free(buf);
+  bool stopped = false;
+  if (write != nullptr) {
+    ChunkStream stream(write, write_ctx);
+    snapshot->Serialize(&stream, v8::HeapSnapshot::kJSON);
+    stopped = stream.stopped();
+  }
   const_cast<v8::HeapSnapshot*>(snapshot)->Delete();
   mw_release_free_memory();
-  return count;
+  return stopped ? -2 : count;
 }
 
 }  // extern "C"

@@ -39,6 +39,23 @@ fn fixed_name(node_type: u32) -> Option<&'static str> {
     }
 }
 
+/// What memwatch calls a node of a snapshot's `type` name (as `meta.node_types` spells it) and
+/// node name: the constructor for objects, a fixed name for arrays, strings and the like, and
+/// `None` for types memwatch counts in the totals only. Matches [`SummaryBuilder`]'s naming.
+pub fn memwatch_name<'a>(type_name: &str, name: &'a str) -> Option<&'a str> {
+    Some(match type_name {
+        "object" => name,
+        "array" => "Array",
+        "string" => "String",
+        "code" => "Code",
+        "closure" => "Closure",
+        "regexp" => "RegExp",
+        "number" => "Number",
+        "native" => "Native",
+        _ => return None,
+    })
+}
+
 /// Whether the builder needs the node's name for this type (only objects are named by it), so
 /// the glue can skip reading names it would throw away.
 pub fn needs_name(node_type: u32) -> bool {
@@ -71,6 +88,7 @@ pub struct SummaryBuilder {
     index: HashMap<Box<str>, u32>,
     nodes: u64,
     total_size: u64,
+    max_id: u32,
 }
 
 impl SummaryBuilder {
@@ -84,6 +102,7 @@ impl SummaryBuilder {
         // Saturating: a real heap never gets near u64::MAX, and odd input must not wrap or panic.
         self.total_size = self.total_size.saturating_add(shallow_size);
         self.nodes += 1;
+        self.max_id = self.max_id.max(id);
         if self.buffer.capacity() == 0 {
             self.buffer.reserve_exact(RUN_ROWS);
         }
@@ -124,7 +143,7 @@ impl SummaryBuilder {
             1 => self.runs.pop().unwrap_or_default(),
             _ => merge_runs(&self.runs),
         };
-        HeapSummary { encoded, names: self.names, nodes: self.nodes, size_bytes: self.total_size }
+        HeapSummary { encoded, names: self.names, nodes: self.nodes, size_bytes: self.total_size, max_id: self.max_id }
     }
 }
 
@@ -244,6 +263,7 @@ pub struct HeapSummary {
     names: Vec<Box<str>>,
     nodes: u64,
     size_bytes: u64,
+    max_id: u32,
 }
 
 /// `before` / `after` of a diff.
@@ -287,6 +307,12 @@ struct Tally {
 }
 
 impl HeapSummary {
+    /// The highest node id in the snapshot: V8 gives new objects higher ids, so a later
+    /// snapshot's nodes above it were allocated since.
+    pub fn max_id(&self) -> u32 {
+        self.max_id
+    }
+
     pub fn nodes(&self) -> u64 {
         self.nodes
     }

@@ -79,6 +79,16 @@ impl HeapGraph {
         self.node_type.len()
     }
 
+    /// Number of strings in the snapshot.
+    pub fn string_count(&self) -> usize {
+        self.string_ends.len()
+    }
+
+    /// Bytes held by the graph's arrays, roughly.
+    pub fn memory_footprint(&self) -> usize {
+        self.node_count() * 17 + self.edge_count() * 9 + self.strings.len() + self.string_ends.len() * 8
+    }
+
     pub fn edge_count(&self) -> usize {
         self.edge_to.len()
     }
@@ -346,6 +356,43 @@ fn eval(v: u32, ancestor: &mut [u32], linked: &[u64], best: &mut [u32], semi: &[
     best[v as usize]
 }
 
+/// DevTools' class of every node, interned: `(class_of, names)` with `names[class_of[v]]` the
+/// class name of node `v`.
+pub fn class_index(g: &HeapGraph) -> (Vec<u32>, Vec<String>) {
+    use std::collections::HashMap;
+    const UNSET: u32 = u32::MAX;
+    let n = g.node_count();
+    // A class is decided by (node type, name index) for objects and natives, by the type
+    // alone otherwise. Keys map to class ids through flat tables (one per named type, indexed
+    // by string), so the per-node cost is two array reads; each class's name is built once.
+    let named: Vec<bool> = g.node_types.iter().map(|t| t == "object" || t == "native").collect();
+    let string_count = g.string_count();
+    let mut by_type = vec![UNSET; g.node_types.len().max(1)];
+    let mut by_string: Vec<Vec<u32>> = named.iter().map(|&is| if is { vec![UNSET; string_count] } else { Vec::new() }).collect();
+    let mut class_of = vec![0u32; n];
+    let mut names: Vec<String> = Vec::new();
+    let mut by_name: HashMap<String, u32> = HashMap::new();
+    for v in 0..n {
+        let t = g.node_type[v] as usize;
+        let slot = if named.get(t).copied().unwrap_or(false) {
+            &mut by_string[t][g.node_name[v] as usize]
+        } else {
+            &mut by_type[t]
+        };
+        if *slot == UNSET {
+            // Different keys can share a name (the same string stored twice): merge them.
+            let name = g.class_name(v as u32);
+            let next = names.len() as u32;
+            *slot = *by_name.entry(name.clone()).or_insert_with(|| {
+                names.push(name);
+                next
+            });
+        }
+        class_of[v] = *slot;
+    }
+    (class_of, names)
+}
+
 /// One row of the per-class summary.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassRow {
@@ -359,39 +406,16 @@ pub struct ClassRow {
 
 /// Per-class counts, shallow and retained sizes, largest retained first.
 pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
-    class_summary_with(g, d, &d.children())
+    class_summary_with(g, d, &d.children(), &class_index(g))
 }
 
 /// [`class_summary`] with the dominator tree's children already built.
-pub fn class_summary_with(g: &HeapGraph, d: &Dominators, (first_child, children): &(Vec<u32>, Vec<u32>)) -> Vec<ClassRow> {
-    use std::collections::HashMap;
-    let n = g.node_count();
-    // A class is decided by (node type, name index) for objects and natives, by the type
-    // alone otherwise: intern those keys, and build each class's name once.
-    let named: Vec<bool> = g.node_types.iter().map(|t| t == "object" || t == "native").collect();
-    let mut class_of = vec![0u32; n];
-    let mut names: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, u32> = HashMap::new();
-    let mut by_key: HashMap<(u8, u32), u32> = HashMap::new();
-    for v in 0..n {
-        let t = g.node_type[v];
-        let key = (t, if named.get(t as usize).copied().unwrap_or(false) { g.node_name[v] } else { u32::MAX });
-        let id = match by_key.get(&key) {
-            Some(&id) => id,
-            None => {
-                // Different keys can share a name (the same string stored twice): merge them.
-                let name = g.class_name(v as u32);
-                let next = names.len() as u32;
-                let id = *by_name.entry(name.clone()).or_insert_with(|| {
-                    names.push(name);
-                    next
-                });
-                by_key.insert(key, id);
-                id
-            }
-        };
-        class_of[v] = id;
-    }
+pub fn class_summary_with(
+    g: &HeapGraph,
+    d: &Dominators,
+    (first_child, children): &(Vec<u32>, Vec<u32>),
+    (class_of, names): &(Vec<u32>, Vec<String>),
+) -> Vec<ClassRow> {
     let mut rows: Vec<ClassRow> = names
         .iter()
         .map(|c| ClassRow { class_name: c.clone(), count: 0, shallow_size: 0, retained_size: 0 })

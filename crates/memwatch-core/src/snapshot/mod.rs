@@ -4,7 +4,9 @@
 //! string), driven by the file's own `snapshot.meta` field lists. The analysis passes
 //! (retainers, distances, dominators, retained sizes, aggregates) build on its output.
 
+pub mod compare;
 pub mod graph;
+pub mod paths;
 pub mod progress;
 pub mod reader;
 pub mod report;

@@ -609,11 +609,15 @@ impl<'p, R: Read> Lexer<'p, R> {
                 self.fill_keep(WINDOW + 1)?;
             }
             let len = self.len;
+            let base = self.consumed;
+            let at = |i: usize, message: String| ReadError { offset: base + i as u64, message };
+            let buf = &self.buf[..len];
             let mut i = self.pos;
-            // Fast path: runs of `digits,` while a whole window is buffered.
-            let safe_end = if self.eof { len } else { len.saturating_sub(WINDOW) };
-            while i < safe_end || (self.eof && i < len) {
-                let b = self.buf[i];
+            // Stop a window short of the buffer's end (unless it is the file's end), so a
+            // number never straddles two reads.
+            let stop = if self.eof { len } else { len - WINDOW };
+            while i < stop {
+                let b = buf[i];
                 if want_separator {
                     match b {
                         b',' => want_separator = false,
@@ -621,53 +625,50 @@ impl<'p, R: Read> Lexer<'p, R> {
                             self.pos = i + 1;
                             return Ok(());
                         }
-                        b if is_ws(b) => {}
-                        b'.' | b'e' | b'E' => {
-                            self.pos = i;
-                            return Err(self.err("expected an integer, found a fraction or exponent"));
-                        }
-                        b'0'..=b'9' => {
-                            self.pos = i;
-                            return Err(self.err("expected ',' or ']' in a number array"));
-                        }
-                        other => {
-                            self.pos = i;
-                            return Err(self.unexpected(Some(other), "',' or ']' in a number array"));
-                        }
+                        b' ' | b'\n' | b'\r' | b'\t' => {}
+                        b'.' | b'e' | b'E' => return Err(at(i, "expected an integer, found a fraction or exponent".into())),
+                        b'0'..=b'9' => return Err(at(i, "expected ',' or ']' in a number array".into())),
+                        other => return Err(at(i, format!("expected ',' or ']' in a number array, found {:?}", other as char))),
                     }
                     i += 1;
                     continue;
                 }
-                if is_ws(b) {
-                    i += 1;
-                    continue;
+                let first = b.wrapping_sub(b'0');
+                if first > 9 {
+                    if is_ws(b) {
+                        i += 1;
+                        continue;
+                    }
+                    return Err(at(i, format!("expected a non-negative integer in a number array, found {:?}", b as char)));
                 }
-                if !b.is_ascii_digit() {
-                    self.pos = i;
-                    return Err(self.unexpected(Some(b), "a non-negative integer in a number array"));
-                }
+                // The hot path: digits, then usually a comma right away.
                 let start = i;
-                let mut v: u64 = 0;
-                while i < len && self.buf[i].is_ascii_digit() {
-                    if i - start == 19 {
-                        // The 20th digit is the only one that can overflow.
-                        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(self.buf[i] - b'0'))) {
-                            Some(v) if i + 1 >= len || !self.buf[i + 1].is_ascii_digit() => v,
-                            _ => {
-                                self.pos = start;
-                                return Err(self.err("a number does not fit in 64 bits"));
-                            }
+                let mut v = u64::from(first);
+                i += 1;
+                while i < len {
+                    let d = buf[i].wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    if i - start >= 19 {
+                        // Only a 20th digit can overflow; a 21st always does.
+                        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))) {
+                            Some(v) if i - start == 19 => v,
+                            _ => return Err(at(start, "a number does not fit in 64 bits".into())),
                         };
                     } else {
-                        v = v * 10 + u64::from(self.buf[i] - b'0');
+                        v = v * 10 + u64::from(d);
                     }
                     i += 1;
                 }
                 if let Err(message) = sink(v) {
-                    self.pos = start;
-                    return Err(self.err(message));
+                    return Err(at(start, message));
                 }
-                want_separator = true;
+                if i < len && buf[i] == b',' {
+                    i += 1;
+                } else {
+                    want_separator = true;
+                }
             }
             self.pos = i;
             if self.eof && self.pos >= self.len {

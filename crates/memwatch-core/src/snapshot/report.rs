@@ -2,11 +2,11 @@
 //! and "suspects" (objects retaining more than a tenth of the heap) with where their memory
 //! accumulates and how a GC root reaches them. Rendered as text or JSON.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 
+use super::paths::ShortestPaths;
 use super::progress::Progress;
-use super::graph::{class_summary_with, dominators, ClassRow, Dominators, HeapGraph, ROOT};
+use super::graph::{class_index, class_summary_with, dominators, ClassRow, Dominators, HeapGraph, ROOT};
 
 /// An object in the report.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,8 +28,21 @@ pub struct Suspect {
     pub retainer_path: Vec<(String, ObjectRow)>,
 }
 
+/// A block of the heap's composition: top-level objects of one class (those directly under a
+/// GC root in the dominator tree), what they retain together, and the classes inside them.
+/// Blocks partition the heap, so they can be drawn as a treemap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub class_name: String,
+    pub count: u64,
+    pub retained_size: u64,
+    /// (class, count, retained) of the blocks' dominator-tree children, largest first.
+    pub children: Vec<(String, u64, u64)>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    pub composition: Vec<Block>,
     pub nodes: u64,
     pub edges: u64,
     pub total_size: u64,
@@ -76,7 +89,7 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     by_retained.sort_unstable_by(heavier);
 
     let children = d.children();
-    let parents = shortest_paths(g);
+    let parents = ShortestPaths::new(g);
     let suspects = by_retained
         .iter()
         .take(top)
@@ -84,15 +97,69 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
             object: row(v),
             percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
             mainly_in: mainly_in(&d, &children, v).into_iter().map(row).collect(),
-            retainer_path: retainer_path(g, &parents, v).into_iter().map(|(label, n)| (label, row(n))).collect(),
+            retainer_path: parents.path(g, v, 64).into_iter().map(|s| (s.edge, row(s.node))).collect(),
         })
         .collect();
 
     drop(parents);
-    let mut classes = class_summary_with(g, &d, &children);
+    let class_table = class_index(g);
+    let composition = composition(g, &d, &children, synthetic, &class_table);
+    let mut classes = class_summary_with(g, &d, &children, &class_table);
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
-    Report { nodes: g.node_count() as u64, edges: g.edge_count() as u64, total_size: total, classes, largest, suspects }
+    Report { composition, nodes: g.node_count() as u64, edges: g.edge_count() as u64, total_size: total, classes, largest, suspects }
+}
+
+/// The heap as blocks of top-level objects per class (see [`Block`]): the 40 largest, the rest
+/// as one "(other)" block.
+fn composition(
+    g: &HeapGraph,
+    d: &Dominators,
+    (first, list): &(Vec<u32>, Vec<u32>),
+    synthetic: Option<u8>,
+    (class_of, names): &(Vec<u32>, Vec<String>),
+) -> Vec<Block> {
+    use std::collections::HashMap;
+    let is_synthetic = |v: u32| v == ROOT || Some(g.node_type[v as usize]) == synthetic;
+    let mut blocks: HashMap<u32, (u64, u64, HashMap<u32, (u64, u64)>)> = HashMap::new();
+    // Descend through the synthetic roots; every non-synthetic node met is a top-level object.
+    let mut stack = vec![ROOT];
+    while let Some(v) = stack.pop() {
+        for &c in &list[first[v as usize] as usize..first[v as usize + 1] as usize] {
+            if is_synthetic(c) {
+                stack.push(c);
+                continue;
+            }
+            let b = blocks.entry(class_of[c as usize]).or_default();
+            b.0 += 1;
+            b.1 = b.1.saturating_add(d.retained[c as usize]);
+            for &k in &list[first[c as usize] as usize..first[c as usize + 1] as usize] {
+                let e = b.2.entry(class_of[k as usize]).or_default();
+                e.0 += 1;
+                e.1 = e.1.saturating_add(d.retained[k as usize]);
+            }
+        }
+    }
+    let mut out: Vec<Block> = blocks
+        .into_iter()
+        .map(|(class, (count, retained, kids))| {
+            let mut children: Vec<(String, u64, u64)> = kids.into_iter().map(|(k, (n, r))| (names[k as usize].clone(), n, r)).collect();
+            children.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            children.truncate(12);
+            Block { class_name: names[class as usize].clone(), count, retained_size: retained, children }
+        })
+        .collect();
+    out.sort_by(|a, b| b.retained_size.cmp(&a.retained_size).then(a.class_name.cmp(&b.class_name)));
+    if out.len() > 40 {
+        let rest = out.split_off(40);
+        out.push(Block {
+            class_name: "(other)".into(),
+            count: rest.iter().map(|b| b.count).sum(),
+            retained_size: rest.iter().map(|b| b.retained_size).sum(),
+            children: Vec::new(),
+        });
+    }
+    out
 }
 
 /// Follows the heaviest dominated child while it holds at least half of its parent's memory.
@@ -111,41 +178,7 @@ fn mainly_in(d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), from: u32) ->
     chain
 }
 
-/// BFS from the root over retaining edges: for each node, the edge it was first reached by.
-fn shortest_paths(g: &HeapGraph) -> Vec<u32> {
-    let n = g.node_count();
-    let mut via = vec![u32::MAX; n];
-    let mut queue = VecDeque::from([ROOT]);
-    via[ROOT as usize] = u32::MAX - 1;
-    while let Some(v) = queue.pop_front() {
-        for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
-            let w = g.edge_to[e as usize];
-            if via[w as usize] == u32::MAX && g.retains(v, e) {
-                via[w as usize] = e;
-                queue.push_back(w);
-            }
-        }
-    }
-    via
-}
-
-/// The path from the root to `target` as (label of the edge into the object, object).
-fn retainer_path(g: &HeapGraph, via: &[u32], target: u32) -> Vec<(String, u32)> {
-    let mut path = Vec::new();
-    let mut v = target;
-    while v != ROOT && path.len() < 64 {
-        let e = via[v as usize];
-        if e >= u32::MAX - 1 {
-            break; // not reachable through retaining edges (held weakly or not at all)
-        }
-        path.push((g.edge_label(e), v));
-        v = g.edge_owner(e);
-    }
-    path.reverse();
-    path
-}
-
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -221,19 +254,28 @@ impl Report {
                 )
             })
             .collect();
+        let composition: Vec<String> = self
+            .composition
+            .iter()
+            .map(|b| {
+                let kids: Vec<String> = b.children.iter().map(|(c, n, r)| format!("{{\"className\":{},\"count\":{n},\"retainedSize\":{r}}}", json_string(c))).collect();
+                format!("{{\"className\":{},\"count\":{},\"retainedSize\":{},\"children\":[{}]}}", json_string(&b.class_name), b.count, b.retained_size, kids.join(","))
+            })
+            .collect();
         format!(
-            "{{\"nodes\":{},\"edges\":{},\"totalSize\":{},\"suspects\":[{}],\"classes\":[{}],\"largest\":[{}]}}",
+            "{{\"nodes\":{},\"edges\":{},\"totalSize\":{},\"suspects\":[{}],\"classes\":[{}],\"largest\":[{}],\"composition\":[{}]}}",
             self.nodes,
             self.edges,
             self.total_size,
             suspects.join(","),
             classes.join(","),
-            self.largest.iter().map(obj).collect::<Vec<_>>().join(",")
+            self.largest.iter().map(obj).collect::<Vec<_>>().join(","),
+            composition.join(",")
         )
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -243,7 +285,7 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -1,0 +1,399 @@
+//! Comparing snapshots by node id: DevTools' Comparison view (`diff`), and the three-snapshot
+//! technique (`leaks`): objects allocated between a base and a target snapshot that are still
+//! alive in a final one, grouped by the retainer path that keeps them, so the report names the
+//! container that leaks rather than listing ids.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::graph::{class_index, dominators, HeapGraph, ROOT};
+use super::paths::{describe_leaf_first, ShortestPaths};
+use super::report::thousands;
+
+/// A snapshot reduced to (id, class, shallow size) per node, sorted by id: what a diff needs,
+/// in a fraction of the graph's memory.
+pub struct IdTable {
+    ids: Vec<u64>,
+    class: Vec<u32>,
+    size: Vec<u64>,
+    pub names: Vec<String>,
+    pub total_size: u64,
+}
+
+impl IdTable {
+    pub fn new(g: &HeapGraph) -> IdTable {
+        let (class_of, names) = class_index(g);
+        let n = g.node_count() as u32;
+        let mut order: Vec<u32> = (0..n).collect();
+        order.sort_unstable_by_key(|&v| g.node_id(v));
+        IdTable {
+            ids: order.iter().map(|&v| g.node_id(v)).collect(),
+            class: order.iter().map(|&v| class_of[v as usize]).collect(),
+            size: order.iter().map(|&v| g.self_size(v)).collect(),
+            names,
+            total_size: g.total_self_size(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.ids.binary_search(&id).is_ok()
+    }
+}
+
+/// One class's change between two snapshots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassChange {
+    pub class_name: String,
+    pub added_count: u64,
+    pub added_size: u64,
+    pub removed_count: u64,
+    pub removed_size: u64,
+}
+
+impl ClassChange {
+    pub fn count_delta(&self) -> i64 {
+        self.added_count as i64 - self.removed_count as i64
+    }
+    pub fn size_delta(&self) -> i64 {
+        self.added_size as i64 - self.removed_size as i64
+    }
+}
+
+/// `memwatch-rs diff before after`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffReport {
+    pub before_nodes: u64,
+    pub before_size: u64,
+    pub after_nodes: u64,
+    pub after_size: u64,
+    /// Classes with any change, largest size growth first.
+    pub classes: Vec<ClassChange>,
+}
+
+/// Per-class added/removed counts and sizes by node id.
+pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
+    // A merge of the two id-sorted tables.
+    let (mut i, mut j) = (0, 0);
+    let mut added: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut removed: HashMap<String, (u64, u64)> = HashMap::new();
+    let (mut added_by_class, mut removed_by_class) = (vec![(0u64, 0u64); after.names.len()], vec![(0u64, 0u64); before.names.len()]);
+    while i < before.len() || j < after.len() {
+        let b = before.ids.get(i).copied().unwrap_or(u64::MAX);
+        let a = after.ids.get(j).copied().unwrap_or(u64::MAX);
+        if b == a {
+            i += 1;
+            j += 1;
+        } else if b < a {
+            let t = &mut removed_by_class[before.class[i] as usize];
+            t.0 += 1;
+            t.1 = t.1.saturating_add(before.size[i]);
+            i += 1;
+        } else {
+            let t = &mut added_by_class[after.class[j] as usize];
+            t.0 += 1;
+            t.1 = t.1.saturating_add(after.size[j]);
+            j += 1;
+        }
+    }
+    for (c, &(n, s)) in added_by_class.iter().enumerate() {
+        if n > 0 {
+            let e = added.entry(after.names[c].clone()).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+    }
+    for (c, &(n, s)) in removed_by_class.iter().enumerate() {
+        if n > 0 {
+            let e = removed.entry(before.names[c].clone()).or_default();
+            e.0 += n;
+            e.1 += s;
+        }
+    }
+    let mut names: Vec<&String> = added.keys().chain(removed.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut classes: Vec<ClassChange> = names
+        .into_iter()
+        .map(|name| {
+            let (ac, asz) = added.get(name).copied().unwrap_or_default();
+            let (rc, rsz) = removed.get(name).copied().unwrap_or_default();
+            ClassChange { class_name: name.clone(), added_count: ac, added_size: asz, removed_count: rc, removed_size: rsz }
+        })
+        .collect();
+    classes.sort_by(|a, b| b.size_delta().cmp(&a.size_delta()).then(b.count_delta().cmp(&a.count_delta())).then(a.class_name.cmp(&b.class_name)));
+    DiffReport {
+        before_nodes: before.len() as u64,
+        before_size: before.total_size,
+        after_nodes: after.len() as u64,
+        after_size: after.total_size,
+        classes,
+    }
+}
+
+fn signed(n: i64) -> String {
+    if n >= 0 {
+        format!("+{}", thousands(n as u64))
+    } else {
+        format!("-{}", thousands(n.unsigned_abs()))
+    }
+}
+
+impl DiffReport {
+    pub fn to_text(&self, top: usize) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "before: {} bytes in {} nodes\nafter:  {} bytes in {} nodes ({} bytes)\n",
+            thousands(self.before_size),
+            thousands(self.before_nodes),
+            thousands(self.after_size),
+            thousands(self.after_nodes),
+            signed(self.after_size as i64 - self.before_size as i64)
+        );
+        let _ = writeln!(s, "{:<40} {:>10} {:>10} {:>10} {:>14}", "class", "# new", "# deleted", "# delta", "size delta");
+        for c in self.classes.iter().take(top) {
+            let _ = writeln!(
+                s,
+                "{:<40} {:>10} {:>10} {:>10} {:>14}",
+                super::report::truncate(&c.class_name, 40),
+                thousands(c.added_count),
+                thousands(c.removed_count),
+                signed(c.count_delta()),
+                signed(c.size_delta())
+            );
+        }
+        s
+    }
+
+    pub fn to_json(&self, top: usize) -> String {
+        let rows: Vec<String> = self
+            .classes
+            .iter()
+            .take(top)
+            .map(|c| {
+                format!(
+                    "{{\"className\":{},\"addedCount\":{},\"addedSize\":{},\"removedCount\":{},\"removedSize\":{},\"countDelta\":{},\"sizeDelta\":{}}}",
+                    super::report::json_string(&c.class_name),
+                    c.added_count,
+                    c.added_size,
+                    c.removed_count,
+                    c.removed_size,
+                    c.count_delta(),
+                    c.size_delta()
+                )
+            })
+            .collect();
+        format!(
+            "{{\"before\":{{\"nodes\":{},\"size\":{}}},\"after\":{{\"nodes\":{},\"size\":{}}},\"classes\":[{}]}}",
+            self.before_nodes,
+            self.before_size,
+            self.after_nodes,
+            self.after_size,
+            rows.join(",")
+        )
+    }
+}
+
+/// Leaked objects that one retainer path (up to the first leaked object on it) explains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakGroup {
+    /// The path with element indices generalised: `global.client -> Client.cache -> Map.table -> (array)[]`.
+    pub signature: String,
+    /// Class of the leaked objects at the end of the path.
+    pub class_name: String,
+    /// Leaked objects at the end of this path (not counting leaked objects inside them).
+    pub count: u64,
+    /// Leaked objects in all, these and the ones only they reach.
+    pub objects: u64,
+    /// What the group's objects retain together.
+    pub retained_size: u64,
+    /// One of them, and its path leaf first.
+    pub sample_id: u64,
+    pub sample_path: String,
+    /// The same path root side first, as (edge, class, id) steps.
+    pub sample_steps: Vec<(String, String, u64)>,
+}
+
+/// `memwatch-rs leaks base target final`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakReport {
+    /// Objects allocated between base and target still alive in final (user-visible types).
+    pub leaked_objects: u64,
+    pub leaked_shallow_size: u64,
+    /// Per class: (class, count, shallow size), largest first.
+    pub classes: Vec<(String, u64, u64)>,
+    /// Largest retained first.
+    pub groups: Vec<LeakGroup>,
+}
+
+/// Node types that a program allocates (V8's own code, shapes and internals are left out:
+/// they churn between any two snapshots and are never the cause).
+fn user_visible(type_name: &str) -> bool {
+    matches!(type_name, "object" | "closure" | "array" | "regexp" | "native" | "string" | "concatenated string" | "sliced string" | "number" | "bigint" | "symbol")
+}
+
+/// The three-snapshot technique. `base` and `target` need only their ids; `last` is the final
+/// snapshot's graph.
+pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> LeakReport {
+    let n = last.node_count();
+    let visible: Vec<bool> = last.node_types.iter().map(|t| user_visible(t)).collect();
+    let mut leaked = vec![false; n];
+    for v in 0..n as u32 {
+        let id = last.node_id(v);
+        if v != ROOT && visible.get(last.node_type[v as usize] as usize).copied().unwrap_or(false) && target.contains(id) && !base.contains(id) {
+            leaked[v as usize] = true;
+        }
+    }
+    let (class_of, names) = class_index(last);
+    let mut per_class = vec![(0u64, 0u64); names.len()];
+    let (mut count, mut shallow) = (0u64, 0u64);
+    for v in 0..n {
+        if leaked[v] {
+            let c = &mut per_class[class_of[v] as usize];
+            c.0 += 1;
+            c.1 += last.self_size(v as u32);
+            count += 1;
+            shallow += last.self_size(v as u32);
+        }
+    }
+    let mut classes: Vec<(String, u64, u64)> =
+        per_class.iter().enumerate().filter(|(_, c)| c.0 > 0).map(|(i, c)| (names[i].clone(), c.0, c.1)).collect();
+    classes.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
+
+    // Group by the path to the first leaked object on it. `head[v]`: the first leaked node on
+    // v's shortest path (v itself if v is the first), or NONE; computed in BFS order.
+    let paths = ShortestPaths::new(last);
+    const NONE: u32 = u32::MAX;
+    let mut head = vec![NONE; n];
+    for &v in paths.order() {
+        let parent_head = paths.edge_into(v).map(|e| head[last.edge_owner(e) as usize]).unwrap_or(NONE);
+        head[v as usize] = if parent_head != NONE {
+            parent_head
+        } else if leaked[v as usize] {
+            v
+        } else {
+            NONE
+        };
+    }
+    let d = dominators(last);
+    // Objects per head, then heads per signature.
+    let mut inside: HashMap<u32, u64> = HashMap::new();
+    for v in 0..n {
+        if leaked[v] && head[v] != NONE {
+            *inside.entry(head[v]).or_default() += 1;
+        }
+    }
+    let mut groups: HashMap<String, LeakGroup> = HashMap::new();
+    let mut heads: Vec<u32> = inside.keys().copied().collect();
+    heads.sort_unstable();
+    for h in heads {
+        let steps = paths.path(last, h, 64);
+        let signature = signature(last, &class_of, &names, &steps);
+        let g = groups.entry(signature.clone()).or_insert_with(|| LeakGroup {
+            signature,
+            class_name: names[class_of[h as usize] as usize].clone(),
+            count: 0,
+            objects: 0,
+            retained_size: 0,
+            sample_id: last.node_id(h),
+            sample_path: describe_leaf_first(last, h, &steps),
+            sample_steps: steps.iter().map(|s| (s.edge.clone(), names[class_of[s.node as usize] as usize].clone(), last.node_id(s.node))).collect(),
+        });
+        g.count += 1;
+        g.objects += inside[&h];
+        g.retained_size = g.retained_size.saturating_add(d.retained[h as usize]);
+    }
+    let mut groups: Vec<LeakGroup> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.retained_size.cmp(&a.retained_size).then(b.count.cmp(&a.count)).then(a.signature.cmp(&b.signature)));
+    groups.truncate(top);
+    classes.truncate(top);
+    LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups }
+}
+
+/// A path as a grouping key: owner classes and edge names, element indices generalised to `[]`.
+fn signature(g: &HeapGraph, class_of: &[u32], names: &[String], steps: &[super::paths::Step]) -> String {
+    let mut parts: Vec<String> = Vec::with_capacity(steps.len());
+    let mut owner = "(root)".to_string();
+    for s in steps {
+        let edge = if s.edge.starts_with('[') && s.edge.ends_with(']') { "[]".to_string() } else { format!(".{}", s.edge) };
+        parts.push(format!("{owner}{edge}"));
+        owner = names[class_of[s.node as usize] as usize].clone();
+    }
+    let _ = g;
+    parts.push(owner);
+    parts.join(" -> ")
+}
+
+impl LeakReport {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} objects ({} bytes) were allocated between base and target and are still alive in final.\n",
+            thousands(self.leaked_objects),
+            thousands(self.leaked_shallow_size)
+        );
+        if self.groups.is_empty() {
+            let _ = writeln!(s, "No leaked objects.");
+            return s;
+        }
+        let _ = writeln!(s, "by retainer path (largest retained first):");
+        for (i, g) in self.groups.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "\n{}. {} x {} ({} objects in all) retain {} bytes",
+                i + 1,
+                thousands(g.count),
+                g.class_name,
+                thousands(g.objects),
+                thousands(g.retained_size)
+            );
+            let _ = writeln!(s, "   held by: {}", g.signature);
+            let _ = writeln!(s, "   e.g. {}", g.sample_path);
+        }
+        let _ = writeln!(s, "\nby class:");
+        let _ = writeln!(s, "{:<40} {:>10} {:>16}", "class", "count", "shallow bytes");
+        for (c, n, b) in &self.classes {
+            let _ = writeln!(s, "{:<40} {:>10} {:>16}", super::report::truncate(c, 40), thousands(*n), thousands(*b));
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> String {
+        let js = super::report::json_string;
+        let groups: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let steps: Vec<String> = g.sample_steps.iter().map(|(e, c, id)| format!("{{\"edge\":{},\"className\":{},\"id\":{}}}", js(e), js(c), id)).collect();
+                format!(
+                    "{{\"signature\":{},\"className\":{},\"count\":{},\"objects\":{},\"retainedSize\":{},\"sampleId\":{},\"samplePath\":{},\"sampleSteps\":[{}]}}",
+                    js(&g.signature),
+                    js(&g.class_name),
+                    g.count,
+                    g.objects,
+                    g.retained_size,
+                    g.sample_id,
+                    js(&g.sample_path),
+                    steps.join(",")
+                )
+            })
+            .collect();
+        let classes: Vec<String> = self.classes.iter().map(|(c, n, b)| format!("{{\"className\":{},\"count\":{},\"shallowSize\":{}}}", js(c), n, b)).collect();
+        format!(
+            "{{\"leakedObjects\":{},\"leakedShallowSize\":{},\"groups\":[{}],\"classes\":[{}]}}",
+            self.leaked_objects,
+            self.leaked_shallow_size,
+            groups.join(","),
+            classes.join(",")
+        )
+    }
+}

@@ -1,0 +1,146 @@
+//! Retainer paths: how a GC root reaches an object, found by one breadth-first search from the
+//! root over retaining edges (so each path is a shortest one), then read backwards per object.
+
+use super::graph::{HeapGraph, ROOT};
+
+/// For each node, the edge it was first reached by from the root (`u32::MAX`: unreached).
+pub struct ShortestPaths {
+    via: Vec<u32>,
+    /// Reached nodes in BFS order (every node after the owner of its edge).
+    order: Vec<u32>,
+}
+
+const UNREACHED: u32 = u32::MAX;
+const START: u32 = u32::MAX - 1;
+
+/// One step of a path: the edge into `node` (as DevTools labels it) and the node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub edge: String,
+    pub node: u32,
+}
+
+impl ShortestPaths {
+    /// BFS from the root over retaining edges.
+    pub fn new(g: &HeapGraph) -> ShortestPaths {
+        let n = g.node_count();
+        let mut via = vec![UNREACHED; n];
+        // The queue is the BFS order itself: a vector read from the front.
+        let mut order = vec![ROOT];
+        via[ROOT as usize] = START;
+        let mut head = 0;
+        while head < order.len() {
+            let v = order[head];
+            head += 1;
+            for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
+                let w = g.edge_to[e as usize];
+                if via[w as usize] == UNREACHED && g.retains(v, e) {
+                    via[w as usize] = e;
+                    order.push(w);
+                }
+            }
+        }
+        ShortestPaths { via, order }
+    }
+
+    /// Whether a retaining path from the root reaches `node`.
+    pub fn reached(&self, node: u32) -> bool {
+        self.via[node as usize] != UNREACHED
+    }
+
+    /// The path from the root to `target`, root side first, at most `limit` steps (the steps
+    /// nearest the target are kept). Empty when the target is unreached or the root itself.
+    pub fn path(&self, g: &HeapGraph, target: u32, limit: usize) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut v = target;
+        while v != ROOT && steps.len() < limit {
+            let e = self.via[v as usize];
+            if e >= START {
+                break;
+            }
+            steps.push(Step { edge: g.edge_label(e), node: v });
+            v = g.edge_owner(e);
+        }
+        steps.reverse();
+        steps
+    }
+
+    /// Reached nodes, the root first, each after the owner of the edge it was reached by.
+    pub fn order(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// The edge `node` was reached by, if any.
+    pub fn edge_into(&self, node: u32) -> Option<u32> {
+        let e = self.via[node as usize];
+        (e < START).then_some(e)
+    }
+}
+
+/// A path leaf first, the way a person asks "who holds this?":
+/// `RequestLog @123 <- [1234] in Array @45 <- logs in Object @67 <- ...`.
+/// `target` is the object the steps lead to (it names it when no retaining path does).
+pub fn describe_leaf_first(g: &HeapGraph, target: u32, steps: &[Step]) -> String {
+    if steps.is_empty() {
+        return format!("{} @{} (no retaining path from a GC root: held weakly or by nothing)", g.class_name(target), g.node_id(target));
+    }
+    let mut out = String::new();
+    for (i, s) in steps.iter().rev().enumerate() {
+        let owner = if i + 1 < steps.len() { Some(steps[steps.len() - 2 - i].node) } else { None };
+        if i == 0 {
+            out.push_str(&format!("{} @{}", g.class_name(s.node), g.node_id(s.node)));
+        }
+        match owner {
+            Some(o) => out.push_str(&format!(" <- {} in {} @{}", s.edge, g.class_name(o), g.node_id(o))),
+            None => out.push_str(&format!(" <- {} in (root)", s.edge)),
+        }
+    }
+    out
+}
+
+/// For HeapDiff's `retainers` option: for each memwatch class name in `classes`, the newest
+/// instance allocated after `since_id` (the before snapshot's highest id) and its shortest
+/// retainer path, as (class, sample id, leaf-first text, root-first steps).
+pub fn samples_with_paths(g: &HeapGraph, since_id: u64, classes: &[String]) -> Vec<SamplePath> {
+    let mut newest: Vec<Option<u32>> = vec![None; classes.len()];
+    let wanted: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    for v in 0..g.node_count() as u32 {
+        let id = g.node_id(v);
+        if id <= since_id {
+            continue;
+        }
+        let type_name = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+        let Some(what) = crate::summary::memwatch_name(type_name, g.string(g.node_name[v as usize])) else { continue };
+        if let Some(&i) = wanted.get(what) {
+            if newest[i].is_none_or(|n| g.node_id(n) < id) {
+                newest[i] = Some(v);
+            }
+        }
+    }
+    let paths = ShortestPaths::new(g);
+    classes
+        .iter()
+        .zip(newest)
+        .filter_map(|(class, sample)| {
+            let v = sample?;
+            let steps = paths.path(g, v, 64);
+            Some(SamplePath {
+                what: class.clone(),
+                id: g.node_id(v),
+                path: describe_leaf_first(g, v, &steps),
+                steps: steps.iter().map(|s| (s.edge.clone(), g.class_name(s.node), g.node_id(s.node))).collect(),
+            })
+        })
+        .collect()
+}
+
+/// One sampled instance and how the heap holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplePath {
+    pub what: String,
+    pub id: u64,
+    /// Leaf first: `RequestLog @123 <- [1234] in Array @45 <- logs in Object @67 <- ...`.
+    pub path: String,
+    /// Root side first: (edge label, class, id).
+    pub steps: Vec<(String, String, u64)>,
+}

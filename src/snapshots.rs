@@ -1,0 +1,190 @@
+//! Glue for heap snapshots on demand and snapshot comparisons: `writeSnapshot` (0600, written
+//! under a temporary name and renamed, so no half-written file ever carries the final name),
+//! HeapDiff's retainer paths (the live snapshot streamed into the core reader on a second
+//! thread, never held as one string), and the `diff` / `leaks` commands over files.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use memwatch_core::snapshot::compare::{diff, leaks, IdTable};
+use memwatch_core::snapshot::graph::HeapGraph;
+use memwatch_core::snapshot::paths::samples_with_paths;
+use memwatch_core::snapshot::progress::Progress;
+use memwatch_core::snapshot::{load, read_snapshot};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::heapdiff::HeapSummary;
+use crate::monitor::{current_isolate, Monitor};
+
+/// Writes a heap snapshot of this isolate to `path` (absolute, decided by the JS side) with
+/// mode 0600. Returns the path. The file appears under its final name only when complete.
+#[napi]
+pub fn write_snapshot(env: Env, path: String) -> Result<String> {
+    let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot write a heap snapshot to {path}: {why}"));
+    let target = PathBuf::from(&path);
+    let name = target.file_name().ok_or_else(|| fail("the path names no file".into()))?.to_string_lossy().into_owned();
+    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    if target.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    // Secrets live in heaps: the file is private from its first byte.
+    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| fail(e.to_string()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut io_error: Option<io::Error> = None;
+    let isolate = current_isolate()?;
+    let monitor = Monitor::of(&env)?;
+    let taken = monitor.suppressed(|| {
+        let mut write = |chunk: &[u8]| match out.write_all(chunk) {
+            Ok(()) => true,
+            Err(e) => {
+                io_error = Some(e);
+                false
+            }
+        };
+        isolate.heap_snapshot(0, None, Some(&mut write))
+    });
+    let finished = match (taken, io_error) {
+        (_, Some(e)) => Err(e.to_string()),
+        (Err(e), None) => Err(e),
+        (Ok(_), None) => out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .and_then(|()| fs::rename(&tmp, &target))
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(why) = finished {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail(why));
+    }
+    Ok(path)
+}
+
+/// `Read` over chunks arriving on a channel (the end of the channel is the end of input).
+struct ChunkReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.chunk = next;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Takes a heap snapshot like `takeHeapSummary`, and also reads the same snapshot into the
+/// analysis graph (streamed to a reader thread as V8 serializes it), kept on the summary for
+/// [`heap_diff_retainers`].
+#[napi]
+pub fn take_heap_summary_with_graph(env: Env) -> Result<HeapSummary> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+    let reader = std::thread::Builder::new()
+        .name("memwatch-rs snapshot reader".into())
+        .spawn(move || {
+            read_snapshot(ChunkReader { rx, chunk: Vec::new(), pos: 0 }, None)
+                .map_err(|e| e.to_string())
+                .and_then(HeapGraph::from_raw)
+        })
+        .map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff failed: {e}")))?;
+    let mut sender = Some(tx);
+    let mut write = |chunk: &[u8]| sender.as_ref().is_some_and(|tx| tx.send(chunk.to_vec()).is_ok());
+    let summary = crate::heapdiff::take_summary(&env, Some(&mut write));
+    sender.take();
+    let graph = reader.join().map_err(|_| Error::from_reason("memwatch-rs: HeapDiff failed: the snapshot reader crashed"))?;
+    let mut summary = summary?;
+    let graph = graph.map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff could not read its own snapshot: {e}")))?;
+    summary.attach_graph(&env, graph)?;
+    Ok(summary)
+}
+
+#[napi(object)]
+pub struct RetainerStep {
+    pub edge: String,
+    pub class_name: String,
+    pub id: f64,
+}
+
+#[napi(object)]
+pub struct RetainerSample {
+    pub what: String,
+    pub id: f64,
+    pub path: String,
+    pub steps: Vec<RetainerStep>,
+}
+
+/// For each class in `classes`: the newest instance in `after` allocated since `before`, and
+/// its shortest retainer path. Frees `after`'s graph.
+#[napi]
+pub fn heap_diff_retainers(env: Env, before: &HeapSummary, after: &mut HeapSummary, classes: Vec<String>) -> Result<Vec<RetainerSample>> {
+    let graph = after
+        .take_graph(&env)?
+        .ok_or_else(|| Error::from_reason("memwatch-rs: this HeapDiff's end snapshot kept no graph"))?;
+    let samples = samples_with_paths(&graph, u64::from(before.max_id()), &classes);
+    Ok(samples
+        .into_iter()
+        .map(|s| RetainerSample {
+            what: s.what,
+            id: s.id as f64,
+            path: s.path,
+            steps: s.steps.into_iter().map(|(edge, class_name, id)| RetainerStep { edge, class_name, id: id as f64 }).collect(),
+        })
+        .collect())
+}
+
+#[napi(object)]
+pub struct CompareOptions {
+    pub top: u32,
+    pub json: bool,
+    pub progress: bool,
+}
+
+fn load_ids(path: &str, progress: &mut Progress) -> std::result::Result<IdTable, String> {
+    let g = load(Path::new(path), progress).map_err(|e| format!("{path}: {e}"))?;
+    Ok(IdTable::new(&g))
+}
+
+/// `memwatch-rs diff before after`: per-class added/removed counts and sizes by node id.
+#[napi]
+pub fn diff_snapshots(before: String, after: String, options: CompareOptions) -> Result<String> {
+    let mut progress = Progress::new(options.progress);
+    let result = load_ids(&before, &mut progress).and_then(|b| Ok((b, load_ids(&after, &mut progress)?)));
+    progress.finish();
+    let (b, a) = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;
+    let report = diff(&b, &a);
+    let top = options.top.max(1) as usize;
+    Ok(if options.json { report.to_json(top) } else { report.to_text(top) })
+}
+
+/// `memwatch-rs leaks base target final`: the three-snapshot technique.
+#[napi]
+pub fn find_leaks(base: String, target: String, last: String, options: CompareOptions) -> Result<String> {
+    let mut progress = Progress::new(options.progress);
+    let result = (|| {
+        let b = load_ids(&base, &mut progress)?;
+        let t = load_ids(&target, &mut progress)?;
+        let g = load(Path::new(&last), &mut progress).map_err(|e| format!("{last}: {e}"))?;
+        progress.phase("finding leaks");
+        Ok::<_, String>(leaks(&b, &t, &g, options.top.max(1) as usize))
+    })();
+    progress.finish();
+    let report = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot look for leaks: {e}")))?;
+    Ok(if options.json { report.to_json() } else { report.to_text() })
+}
