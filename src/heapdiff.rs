@@ -25,8 +25,8 @@ pub struct HeapSummary {
 }
 
 impl HeapSummary {
-    pub(crate) fn max_id(&self) -> u32 {
-        self.inner.max_id()
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        self.inner.ids()
     }
 
     pub(crate) fn attach_graph(&mut self, env: &Env, graph: HeapGraph) -> Result<()> {

@@ -137,7 +137,9 @@ pub fn heap_diff_retainers(env: Env, before: &HeapSummary, after: &mut HeapSumma
     let graph = after
         .take_graph(&env)?
         .ok_or_else(|| Error::from_reason("memwatch-rs: this HeapDiff's end snapshot kept no graph"))?;
-    let samples = samples_with_paths(&graph, u64::from(before.max_id()), &classes);
+    let before_ids = before.ids();
+    let is_new = |id: u64| u32::try_from(id).map_or(true, |id| before_ids.binary_search(&id).is_err());
+    let samples = samples_with_paths(&graph, is_new, &classes);
     Ok(samples
         .into_iter()
         .map(|s| RetainerSample {

@@ -307,10 +307,14 @@ struct Tally {
 }
 
 impl HeapSummary {
-    /// The highest node id in the snapshot: V8 gives new objects higher ids, so a later
-    /// snapshot's nodes above it were allocated since.
+    /// The highest node id in the snapshot.
     pub fn max_id(&self) -> u32 {
         self.max_id
+    }
+
+    /// Every node id, ascending (decoded: 4 bytes per node, for membership tests).
+    pub fn ids(&self) -> Vec<u32> {
+        Decoder::new(&self.encoded).map(|r| r.id).collect()
     }
 
     pub fn nodes(&self) -> u64 {

@@ -323,7 +323,10 @@ fn signature(g: &HeapGraph, class_of: &[u32], names: &[String], steps: &[super::
     let mut parts: Vec<String> = Vec::with_capacity(steps.len());
     let mut owner = "(root)".to_string();
     for s in steps {
-        let edge = if s.edge.starts_with('[') && s.edge.ends_with(']') { "[]".to_string() } else { format!(".{}", s.edge) };
+        // Element indices, and the numeric slots of hash tables (Map/Set backing stores name
+        // their entries by index), say which slot, not why: generalise them.
+        let bare = s.edge.trim_start_matches('[').trim_end_matches(']');
+        let edge = if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) { "[]".to_string() } else { format!(".{}", s.edge) };
         parts.push(format!("{owner}{edge}"));
         owner = names[class_of[s.node as usize] as usize].clone();
     }

@@ -99,20 +99,17 @@ pub fn describe_leaf_first(g: &HeapGraph, target: u32, steps: &[Step]) -> String
 }
 
 /// For HeapDiff's `retainers` option: for each memwatch class name in `classes`, the newest
-/// instance allocated after `since_id` (the before snapshot's highest id) and its shortest
-/// retainer path, as (class, sample id, leaf-first text, root-first steps).
-pub fn samples_with_paths(g: &HeapGraph, since_id: u64, classes: &[String]) -> Vec<SamplePath> {
+/// instance that `is_new` (not in the before snapshot; V8 gives new JS objects ever higher
+/// ids) and its shortest retainer path.
+pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[String]) -> Vec<SamplePath> {
     let mut newest: Vec<Option<u32>> = vec![None; classes.len()];
     let wanted: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
     for v in 0..g.node_count() as u32 {
         let id = g.node_id(v);
-        if id <= since_id {
-            continue;
-        }
         let type_name = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
         let Some(what) = crate::summary::memwatch_name(type_name, g.string(g.node_name[v as usize])) else { continue };
         if let Some(&i) = wanted.get(what) {
-            if newest[i].is_none_or(|n| g.node_id(n) < id) {
+            if newest[i].is_none_or(|n| g.node_id(n) < id) && is_new(id) {
                 newest[i] = Some(v);
             }
         }

@@ -1,0 +1,267 @@
+'use strict';
+// Self-contained HTML reports for `analyze`, `diff` and `leaks` (and a running program's
+// post-GC heap over time): one file, no network, no external assets. The data is embedded as
+// JSON (with '<' escaped, so no class name can close the script) and drawn by a small inline
+// script using DOM text nodes only, never HTML strings built from snapshot data.
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const CSS = `
+:root { --fg:#1d2330; --muted:#5d6b82; --line:#dde3ec; --bg:#f6f8fb; --accent:#2f6fde; --bad:#c8372d; --good:#1f8a4c; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
+header { background:#1d2330; color:#fff; padding:18px 28px; }
+header h1 { margin:0; font-size:20px; font-weight:600; }
+header .sub { color:#b9c3d6; margin-top:4px; font-size:13px; word-break:break-all; }
+main { padding:20px 28px 40px; max-width:1280px; margin:0 auto; }
+section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:16px 18px; margin:0 0 18px; }
+h2 { font-size:16px; margin:0 0 10px; }
+.kpis { display:flex; gap:14px; flex-wrap:wrap; margin-bottom:18px; }
+.kpi { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 16px; min-width:170px; }
+.kpi .v { font-size:22px; font-weight:600; }
+.kpi .l { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
+table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
+th, td { text-align:right; padding:5px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
+th:first-child, td:first-child { text-align:left; white-space:normal; word-break:break-all; }
+th { cursor:pointer; user-select:none; color:var(--muted); font-weight:600; font-size:12px; position:sticky; top:0; background:#fff; }
+th.sorted::after { content:" \\25BE"; } th.sorted.asc::after { content:" \\25B4"; }
+tr:hover td { background:#f1f5fc; }
+.scroll { max-height:520px; overflow:auto; }
+.card { border:1px solid var(--line); border-left:4px solid var(--bad); border-radius:6px; padding:10px 12px; margin:10px 0; }
+.card .t { font-weight:600; }
+.path { font:12px/1.6 ui-monospace,SFMono-Regular,Menlo,monospace; color:#2b3447; margin-top:6px; }
+.path span.step { display:block; padding-left:calc(var(--d) * 14px); }
+.path .edge { color:var(--accent); }
+.muted { color:var(--muted); }
+.pos { color:var(--bad); } .neg { color:var(--good); }
+svg text { font:11px system-ui,sans-serif; pointer-events:none; }
+#treemap rect:hover { stroke:#1d2330; stroke-width:2; }
+.legend span { display:inline-block; margin-right:14px; font-size:12px; }
+.legend i { display:inline-block; width:10px; height:10px; margin-right:5px; border-radius:2px; }
+`;
+
+// The page script. It reads the embedded JSON and builds everything with createElement.
+const SCRIPT = `
+(function () {
+  'use strict';
+  var data = JSON.parse(document.getElementById('memwatch-data').textContent);
+  var NS = 'http://www.w3.org/2000/svg';
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    if (attrs) for (var k in attrs) { if (k === 'text') e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); }
+    (kids || []).forEach(function (c) { if (c) e.appendChild(c); });
+    return e;
+  }
+  function sv(tag, attrs, text) {
+    var e = document.createElementNS(NS, tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function bytes(n) {
+    var a = Math.abs(n), u = ['bytes', 'KB', 'MB', 'GB', 'TB'], i = 0;
+    while (a >= 1024 && i < u.length - 1) { a /= 1024; i++; }
+    return (n < 0 ? '-' : '') + (i === 0 ? a : a.toFixed(a < 10 ? 2 : 1)) + ' ' + u[i];
+  }
+  function num(n) { return Number(n).toLocaleString('en-US'); }
+  function signed(n, f) { return (n > 0 ? '+' : '') + f(n); }
+  function hue(s) { var h = 0; for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0; return h % 360; }
+  function color(s) { return 'hsl(' + hue(s) + ',55%,62%)'; }
+  var main = document.getElementById('main');
+  function section(title, kids) { var s = el('section', null, [el('h2', { text: title })].concat(kids)); main.appendChild(s); return s; }
+  function kpis(list) { main.appendChild(el('div', { class: 'kpis' }, list.map(function (k) { return el('div', { class: 'kpi' }, [el('div', { class: 'v', text: k[1] }), el('div', { class: 'l', text: k[0] })]); }))); }
+
+  // Sortable table: columns [{key, label, fmt, num}], rows of objects.
+  function table(columns, rows, sortKey) {
+    var tbody = el('tbody');
+    var state = { key: sortKey, asc: false };
+    var heads = columns.map(function (c) {
+      var th = el('th', { text: c.label, 'data-key': c.key });
+      th.addEventListener('click', function () { state.asc = state.key === c.key ? !state.asc : false; state.key = c.key; draw(); });
+      return th;
+    });
+    function draw() {
+      var col = columns.filter(function (c) { return c.key === state.key; })[0];
+      var sorted = rows.slice().sort(function (a, b) {
+        var x = a[state.key], y = b[state.key];
+        var r = col && col.num ? x - y : String(x).localeCompare(String(y));
+        return state.asc ? r : -r;
+      });
+      heads.forEach(function (th) { th.className = th.getAttribute('data-key') === state.key ? 'sorted' + (state.asc ? ' asc' : '') : ''; });
+      tbody.textContent = '';
+      sorted.forEach(function (r) {
+        tbody.appendChild(el('tr', null, columns.map(function (c) {
+          var v = r[c.key];
+          var td = el('td', { text: c.fmt ? c.fmt(v) : v });
+          if (c.sign && v > 0) td.className = 'pos'; else if (c.sign && v < 0) td.className = 'neg';
+          return td;
+        })));
+      });
+    }
+    draw();
+    return el('div', { class: 'scroll' }, [el('table', { class: 'sortable' }, [el('thead', null, [el('tr', null, heads)]), tbody])]);
+  }
+
+  function pathView(steps) {
+    var box = el('div', { class: 'path' });
+    box.appendChild(el('span', { class: 'step', style: '--d:0', text: '(GC root)' }));
+    steps.forEach(function (s, i) {
+      var line = el('span', { class: 'step', style: '--d:' + Math.min(i + 1, 12) });
+      line.appendChild(el('span', { class: 'edge', text: '\\u2192 ' + s.edge + ' ' }));
+      line.appendChild(document.createTextNode(s.className + ' @' + s.id));
+      box.appendChild(line);
+    });
+    return box;
+  }
+
+  // Squarified treemap of blocks {label, value, children?} into w x h.
+  function squarify(items, x, y, w, h, out) {
+    items = items.filter(function (i) { return i.value > 0; }).sort(function (a, b) { return b.value - a.value; });
+    var total = items.reduce(function (s, i) { return s + i.value; }, 0);
+    if (!total) return;
+    var scale = (w * h) / total, row = [], rest = items.slice();
+    function worst(r, side) {
+      var s = r.reduce(function (a, i) { return a + i.value * scale; }, 0), mx = 0, mn = Infinity;
+      r.forEach(function (i) { var v = i.value * scale; mx = Math.max(mx, v); mn = Math.min(mn, v); });
+      return Math.max((side * side * mx) / (s * s), (s * s) / (side * side * mn));
+    }
+    while (rest.length) {
+      var side = Math.min(w, h), next = rest[0];
+      if (!row.length || worst(row.concat([next]), side) <= worst(row, side)) { row.push(rest.shift()); continue; }
+      layout();
+    }
+    if (row.length) layout();
+    function layout() {
+      var s = row.reduce(function (a, i) { return a + i.value * scale; }, 0);
+      var horizontal = w >= h, thick = s / (horizontal ? h : w), off = 0;
+      row.forEach(function (i) {
+        var len = (i.value * scale) / thick;
+        if (horizontal) out.push({ item: i, x: x, y: y + off, w: thick, h: len }); else out.push({ item: i, x: x + off, y: y, w: len, h: thick });
+        off += len;
+      });
+      if (horizontal) { x += thick; w -= thick; } else { y += thick; h -= thick; }
+      row = [];
+    }
+  }
+  function treemap(blocks, total) {
+    var W = 1180, H = 420, svg = sv('svg', { id: 'treemap', viewBox: '0 0 ' + W + ' ' + H, width: '100%', role: 'img' });
+    var cells = [];
+    squarify(blocks.map(function (b) { return { label: b.className, value: b.retainedSize, block: b }; }), 0, 0, W, H, cells);
+    cells.forEach(function (c) {
+      var b = c.item.block, g = sv('g', {});
+      g.appendChild(sv('rect', { x: c.x + 1, y: c.y + 1, width: Math.max(c.w - 2, 0), height: Math.max(c.h - 2, 0), fill: color(b.className), rx: 3 }));
+      g.appendChild(sv('title', {}, b.className + ' \\u00d7' + num(b.count) + ': ' + bytes(b.retainedSize) + ' (' + (100 * b.retainedSize / total).toFixed(1) + '%)'));
+      // The children of big blocks, as a strip of thin cells inside it.
+      if (c.w > 120 && c.h > 70 && b.children && b.children.length) {
+        var inner = [];
+        squarify(b.children.map(function (k) { return { label: k.className, value: k.retainedSize, block: k }; }), c.x + 4, c.y + 22, c.w - 8, c.h - 26, inner);
+        inner.forEach(function (k) {
+          g.appendChild(sv('rect', { x: k.x + 1, y: k.y + 1, width: Math.max(k.w - 2, 0), height: Math.max(k.h - 2, 0), fill: color(k.item.label), opacity: 0.55, rx: 2 }));
+          if (k.w > 70 && k.h > 16) g.appendChild(sv('text', { x: k.x + 5, y: k.y + 13 }, k.item.label.slice(0, Math.floor(k.w / 7))));
+        });
+      }
+      if (c.w > 50 && c.h > 16) g.appendChild(sv('text', { x: c.x + 6, y: c.y + 15, 'font-weight': 600 }, (b.className + ' ' + bytes(b.retainedSize)).slice(0, Math.floor(c.w / 7))));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function statsChart(stats) {
+    var W = 1180, H = 260, P = 48, svg = sv('svg', { id: 'stats-chart', viewBox: '0 0 ' + W + ' ' + H, width: '100%' });
+    var series = [['current_base', '#2f6fde'], ['estimated_base', '#c8372d'], ['used_heap_size', '#8a94a6']].filter(function (s) { return stats.some(function (p) { return typeof p[s[0]] === 'number'; }); });
+    var t0 = stats[0].time, t1 = stats[stats.length - 1].time || t0 + 1, max = 1;
+    stats.forEach(function (p) { series.forEach(function (s) { if (p[s[0]] > max) max = p[s[0]]; }); });
+    function X(t) { return P + ((t - t0) / Math.max(t1 - t0, 1)) * (W - P - 10); }
+    function Y(v) { return H - 24 - (v / max) * (H - 40); }
+    for (var i = 0; i <= 4; i++) {
+      var v = (max * i) / 4;
+      svg.appendChild(sv('line', { x1: P, x2: W - 10, y1: Y(v), y2: Y(v), stroke: '#e6ebf2' }));
+      svg.appendChild(sv('text', { x: 4, y: Y(v) + 4, fill: '#5d6b82' }, bytes(v)));
+    }
+    svg.appendChild(sv('text', { x: P, y: H - 6, fill: '#5d6b82' }, new Date(t0).toISOString().replace('T', ' ').slice(0, 19)));
+    svg.appendChild(sv('text', { x: W - 150, y: H - 6, fill: '#5d6b82' }, new Date(t1).toISOString().replace('T', ' ').slice(0, 19)));
+    series.forEach(function (s) {
+      var d = stats.filter(function (p) { return typeof p[s[0]] === 'number'; }).map(function (p, i) { return (i ? 'L' : 'M') + X(p.time).toFixed(1) + ' ' + Y(p[s[0]]).toFixed(1); }).join(' ');
+      svg.appendChild(sv('path', { d: d, fill: 'none', stroke: s[1], 'stroke-width': 2 }));
+    });
+    var legend = el('div', { class: 'legend' }, series.map(function (s) { var i = el('i'); i.style.background = s[1]; return el('span', null, [i, document.createTextNode(s[0])]); }));
+    return el('div', null, [svg, legend]);
+  }
+
+  var r = data.report;
+  if (data.kind === 'analyze') {
+    kpis([['heap size', bytes(r.totalSize)], ['objects', num(r.nodes)], ['references', num(r.edges)], ['suspects', String(r.suspects.length)]]);
+    section('Heap composition by retained size', [el('p', { class: 'muted', text: 'Each block is the objects of one class directly under a GC root in the dominator tree, sized by what they retain; inside are the classes they retain.' }), treemap(r.composition, r.totalSize)]);
+    section('Suspects: objects retaining more than 10% of the heap', r.suspects.length ? r.suspects.map(function (s) {
+      var o = s.object, title = o.className + ' @' + o.id + ' retains ' + bytes(o.retainedSize) + ' (' + s.percent.toFixed(1) + '%)';
+      if (s.mainlyIn.length) title += ', mainly in ' + s.mainlyIn[s.mainlyIn.length - 1].className + ' @' + s.mainlyIn[s.mainlyIn.length - 1].id;
+      return el('div', { class: 'card' }, [el('div', { class: 't', text: title }), pathView(s.retainerPath.map(function (p) { return { edge: p.edge, className: p.object.className, id: p.object.id }; }))]);
+    }) : [el('p', { class: 'muted', text: 'No single object retains more than 10% of the heap.' })]);
+    section('Classes', [table([
+      { key: 'className', label: 'class' }, { key: 'count', label: 'count', num: 1, fmt: num },
+      { key: 'shallowSize', label: 'shallow size', num: 1, fmt: bytes }, { key: 'retainedSize', label: 'retained size', num: 1, fmt: bytes }], r.classes, 'retainedSize')]);
+    section('Largest objects', [table([
+      { key: 'className', label: 'object' }, { key: 'id', label: 'id', num: 1 }, { key: 'selfSize', label: 'self size', num: 1, fmt: bytes },
+      { key: 'retainedSize', label: 'retained size', num: 1, fmt: bytes }], r.largest, 'retainedSize')]);
+  } else if (data.kind === 'diff') {
+    kpis([['before', bytes(r.before.size)], ['after', bytes(r.after.size)], ['change', signed(r.after.size - r.before.size, bytes)], ['objects change', signed(r.after.nodes - r.before.nodes, num)]]);
+    var grew = r.classes.filter(function (c) { return c.sizeDelta > 0; }).slice(0, 40);
+    if (grew.length) section('What grew (size delta)', [treemap(grew.map(function (c) { return { className: c.className, count: c.countDelta, retainedSize: c.sizeDelta, children: [] }; }), grew.reduce(function (s, c) { return s + c.sizeDelta; }, 0))]);
+    section('Comparison by class', [table([
+      { key: 'className', label: 'class' }, { key: 'addedCount', label: '# new', num: 1, fmt: num }, { key: 'removedCount', label: '# deleted', num: 1, fmt: num },
+      { key: 'countDelta', label: '# delta', num: 1, sign: 1, fmt: function (v) { return signed(v, num); } },
+      { key: 'addedSize', label: 'alloc. size', num: 1, fmt: bytes }, { key: 'removedSize', label: 'freed size', num: 1, fmt: bytes },
+      { key: 'sizeDelta', label: 'size delta', num: 1, sign: 1, fmt: function (v) { return signed(v, bytes); } }], r.classes, 'sizeDelta')]);
+  } else if (data.kind === 'leaks') {
+    kpis([['leaked objects', num(r.leakedObjects)], ['their shallow size', bytes(r.leakedShallowSize)], ['retainer paths', String(r.groups.length)]]);
+    section('Leaks by retainer path', r.groups.length ? r.groups.map(function (g, i) {
+      return el('div', { class: 'card' }, [
+        el('div', { class: 't', text: (i + 1) + '. ' + num(g.count) + ' \\u00d7 ' + g.className + ' (' + num(g.objects) + ' objects in all) retain ' + bytes(g.retainedSize) }),
+        el('div', { class: 'muted', text: 'held by ' + g.signature }), pathView(g.sampleSteps)]);
+    }) : [el('p', { class: 'muted', text: 'No objects allocated between base and target are alive in final.' })]);
+    section('Leaked objects by class', [table([
+      { key: 'className', label: 'class' }, { key: 'count', label: 'count', num: 1, fmt: num }, { key: 'shallowSize', label: 'shallow size', num: 1, fmt: bytes }], r.classes, 'shallowSize')]);
+  }
+  if (data.stats && data.stats.length > 1) section('Heap after each full GC', [statsChart(data.stats)]);
+  document.body.setAttribute('data-ready', '1');
+})();
+`;
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+const TITLES = { analyze: 'Heap snapshot analysis', diff: 'Heap snapshot comparison', leaks: 'Leaks: three-snapshot comparison' };
+
+/**
+ * The report page for `kind` ('analyze' | 'diff' | 'leaks'), from the JSON report of that
+ * command; `files` are shown in the header; `stats` (optional) is a list of post-GC samples
+ * `{ time, current_base, estimated_base, used_heap_size }`.
+ */
+function renderHtml({ kind, report, files = [], stats = null }) {
+  if (!TITLES[kind]) throw new TypeError(`memwatch-rs: unknown report kind "${kind}"`);
+  const payload = JSON.stringify({ kind, report, stats }).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const sub = files.map((f) => escapeHtml(path.basename(f))).join(' &rarr; ');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>memwatch-rs: ${escapeHtml(TITLES[kind])}</title><style>${CSS}</style></head>
+<body><header><h1>memwatch-rs &middot; ${escapeHtml(TITLES[kind])}</h1><div class="sub">${sub} &middot; ${escapeHtml(new Date().toISOString())}</div></header>
+<main id="main"></main>
+<script type="application/json" id="memwatch-data">${payload}</script>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+/** Writes the page to `file` (mode 0600: it names what the heap holds) and returns the path. */
+function writeHtml(file, options) {
+  const out = path.resolve(file);
+  const tmp = `${out}.${process.pid}.partial`;
+  fs.writeFileSync(tmp, renderHtml(options), { mode: 0o600 });
+  fs.renameSync(tmp, out);
+  return out;
+}
+
+module.exports = { renderHtml, writeHtml };
