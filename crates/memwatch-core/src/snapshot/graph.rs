@@ -170,6 +170,11 @@ impl HeapGraph {
         t != self.weak_edge && (t != self.shortcut_edge || from == ROOT)
     }
 
+    /// Is this a shortcut edge (from the root: to a user root, such as a global object)?
+    pub fn is_shortcut(&self, edge: u32) -> bool {
+        Some(self.edge_type[edge as usize]) == self.shortcut_edge
+    }
+
     /// The name of a string index ("" when out of range).
     pub fn string(&self, i: u32) -> &str {
         let i = i as usize;

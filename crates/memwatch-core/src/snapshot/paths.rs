@@ -21,22 +21,35 @@ pub struct Step {
 }
 
 impl ShortestPaths {
-    /// BFS from the root over retaining edges.
+    /// BFS from the root over retaining edges, in DevTools' order: first from the user roots
+    /// (the global objects, which the root reaches by shortcut edges), then from the other GC
+    /// roots. So an object your code holds gets the path through your code, not the shorter
+    /// one through a handle or stack slot that happens to point at it too.
     pub fn new(g: &HeapGraph) -> ShortestPaths {
         let n = g.node_count();
         let mut via = vec![UNREACHED; n];
         // The queue is the BFS order itself: a vector read from the front.
         let mut order = vec![ROOT];
         via[ROOT as usize] = START;
-        let mut head = 0;
-        while head < order.len() {
-            let v = order[head];
-            head += 1;
-            for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
+        let root_edges = g.first_edge[ROOT as usize]..g.first_edge[ROOT as usize + 1];
+        let mut head = 1;
+        for user_roots_first in [true, false] {
+            for e in root_edges.clone() {
                 let w = g.edge_to[e as usize];
-                if via[w as usize] == UNREACHED && g.retains(v, e) {
+                if via[w as usize] == UNREACHED && g.retains(ROOT, e) && g.is_shortcut(e) == user_roots_first {
                     via[w as usize] = e;
                     order.push(w);
+                }
+            }
+            while head < order.len() {
+                let v = order[head];
+                head += 1;
+                for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
+                    let w = g.edge_to[e as usize];
+                    if via[w as usize] == UNREACHED && g.retains(v, e) {
+                        via[w as usize] = e;
+                        order.push(w);
+                    }
                 }
             }
         }

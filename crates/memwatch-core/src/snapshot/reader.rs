@@ -662,6 +662,10 @@ impl<'p, R: Read> Lexer<'p, R> {
                     i += 1;
                 }
                 if let Err(message) = sink(v) {
+                    if self.eof && i >= len {
+                        // The number runs into the end of the file: it was cut, not wrong.
+                        return Err(at(i, "the file ends inside a number array (truncated?)".into()));
+                    }
                     return Err(at(start, message));
                 }
                 if i < len && buf[i] == b',' {

@@ -1,0 +1,255 @@
+'use strict';
+// From "it leaks" to "this is why": snapshots on demand (0600, atomic, opt-in triggers), diffs
+// of snapshot files, the three-snapshot leak finder, and HeapDiff's retainer paths, on
+// programs that leak in known ways.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const memwatch = require('..');
+const { ROOT, runNode, settle } = require('./helpers');
+
+function tmpdir(tag) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `memwatch-rs-${tag}-`));
+}
+
+// One set of snapshots from the leaky service fixture, shared by the diff/leaks tests.
+let leakySet = null;
+function leakySnapshots() {
+  if (leakySet) return leakySet;
+  const dir = tmpdir('leaky');
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'fixtures', 'leaky-service.js'), dir], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  leakySet = ['base', 'target', 'final'].map((n) => path.join(dir, `${n}.heapsnapshot`));
+  return leakySet;
+}
+
+function cli(...args) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), ...args], { encoding: 'utf8' });
+}
+
+test('writeSnapshot writes a readable snapshot with mode 0600 and returns its absolute path', () => {
+  const dir = tmpdir('write');
+  const rel = path.relative(process.cwd(), path.join(dir, 'app.heapsnapshot'));
+  const written = memwatch.writeSnapshot(rel);
+  assert.strictEqual(written, path.join(dir, 'app.heapsnapshot'));
+  assert.strictEqual(fs.statSync(written).mode & 0o777, 0o600, 'snapshots hold secrets');
+  const report = memwatch.analyze(written);
+  assert.ok(report.nodes > 10000, `${report.nodes} nodes`);
+  assert.deepStrictEqual(fs.readdirSync(dir), ['app.heapsnapshot'], 'no temporary file left behind');
+
+  // A directory gets the default name inside it.
+  const inDir = memwatch.writeSnapshot(dir);
+  assert.match(path.basename(inDir), /^Heap\.\d{8}\.\d{6}\.\d+\.\d{3}\.heapsnapshot$/);
+  assert.strictEqual(path.dirname(inDir), dir);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('writeSnapshot: unwritable paths are clear errors and leave no file under any name', () => {
+  const dir = tmpdir('unwritable');
+  assert.throws(() => memwatch.writeSnapshot(path.join(dir, 'missing', 'x.heapsnapshot')), /cannot write a heap snapshot to .*missing.*No such file/);
+  fs.chmodSync(dir, 0o500);
+  const asRoot = process.getuid && process.getuid() === 0; // root ignores directory modes
+  if (!asRoot) assert.throws(() => memwatch.writeSnapshot(path.join(dir, 'x.heapsnapshot')), /cannot write a heap snapshot.*(denied|permission)/i);
+  fs.chmodSync(dir, 0o700);
+  // A path whose parent is a file.
+  const file = path.join(dir, 'plain');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => memwatch.writeSnapshot(path.join(file, 'x.heapsnapshot')), /cannot write a heap snapshot/);
+  assert.deepStrictEqual(fs.readdirSync(dir), ['plain']);
+  assert.throws(() => memwatch.writeSnapshot(42), TypeError);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('the signal trigger is off by default: SIGUSR2 does what it always did', () => {
+  const dir = tmpdir('signal-off');
+  const r = spawnSync(
+    process.execPath,
+    ['-e', `require(${JSON.stringify(ROOT)}); process.kill(process.pid, 'SIGUSR2'); setTimeout(() => {}, 2000);`],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  assert.strictEqual(r.signal, 'SIGUSR2', 'the default action (terminate) still applies');
+  assert.deepStrictEqual(fs.readdirSync(dir), [], 'no snapshot written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('snapshotOnSignal opts in: a signal writes a 0600 snapshot and the process lives on', () => {
+  const dir = tmpdir('signal-on');
+  const r = runNode(
+    `const m = require('.');
+     const stop = m.snapshotOnSignal('SIGUSR2', { dir: ${JSON.stringify(dir)} });
+     m.on('snapshot', (s) => { console.log(JSON.stringify(s)); stop(); });
+     process.kill(process.pid, 'SIGUSR2');
+     setTimeout(() => console.log('alive'), 1500);`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.strictEqual(lines[lines.length - 1], 'alive');
+  const event = JSON.parse(lines[0]);
+  assert.strictEqual(event.trigger, 'SIGUSR2');
+  assert.strictEqual(path.dirname(event.path), dir);
+  assert.strictEqual(fs.statSync(event.path).mode & 0o777, 0o600);
+  assert.match(r.stderr, /heap snapshot written to /);
+  assert.throws(() => memwatch.snapshotOnSignal('SIGKILL'), TypeError);
+  assert.throws(() => memwatch.snapshotOnSignal('SIGNOPE'), TypeError);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('snapshotOnLeak: a leak writes a snapshot (and report), rate-limited, keeping the newest few', async () => {
+  const dir = tmpdir('onleak');
+  const r = runNode(
+    `const m = require('.');
+     m.setOptions({ sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
+     m.snapshotOnLeak({ dir: ${JSON.stringify(dir)}, keep: 2, minIntervalMs: 0, report: true });
+     m.on('stats', () => {});
+     const events = [];
+     m.on('snapshot', (s) => events.push(s));
+     class LeakedRecord { constructor(i) { this.i = i; this.s = 'r' + i; } }
+     const kept = [];
+     (async () => {
+       for (let round = 0; round < 12; round++) {
+         for (let i = 0; i < 20000; i++) kept.push(new LeakedRecord(i));
+         m.gc();
+         await new Promise((r) => setTimeout(r, 30));
+       }
+       console.log(JSON.stringify(events.map((e) => ({ path: e.path, report: e.report, trigger: e.trigger, growth: e.leak.growth }))));
+     })();`,
+    { timeout: 120000 },
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const events = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(events.length >= 3, `leaks with snapshots: ${events.length}`);
+  for (const e of events) {
+    assert.strictEqual(e.trigger, 'leak');
+    assert.ok(e.growth > 0);
+  }
+  const files = fs.readdirSync(dir).sort();
+  const snaps = files.filter((f) => f.endsWith('.heapsnapshot'));
+  assert.strictEqual(snaps.length, 2, `kept: ${files}`);
+  assert.deepStrictEqual(snaps.map((f) => path.join(dir, f)), events.slice(-2).map((e) => e.path).sort(), 'the newest two are kept');
+  for (const f of snaps) {
+    assert.strictEqual(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600);
+    assert.ok(files.includes(f.replace(/\.heapsnapshot$/, '.html')), 'with its report');
+  }
+  const html = fs.readFileSync(events[events.length - 1].report, 'utf8');
+  assert.match(html, /LeakedRecord/);
+  assert.match(html, /"current_base"/, 'the heap over time is in the report');
+
+  // Rate limiting: with the default interval only the first leak writes.
+  const dir2 = tmpdir('onleak-rate');
+  const r2 = runNode(
+    `const m = require('.');
+     m.setOptions({ sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
+     m.snapshotOnLeak({ dir: ${JSON.stringify(dir2)} });
+     let leaks = 0; m.on('leak', () => leaks++);
+     const kept = [];
+     (async () => {
+       for (let round = 0; round < 10; round++) {
+         for (let i = 0; i < 20000; i++) kept.push({ i });
+         m.gc();
+         await new Promise((r) => setTimeout(r, 30));
+       }
+       console.log(leaks);
+     })();`,
+    { timeout: 120000 },
+  );
+  assert.strictEqual(r2.status, 0, r2.stderr);
+  assert.ok(Number(r2.stdout.trim()) >= 2, `leaks: ${r2.stdout}`);
+  assert.strictEqual(fs.readdirSync(dir2).length, 1, 'one snapshot per interval');
+  assert.throws(() => memwatch.snapshotOnLeak({ dir: '/nonexistent-dir' }), TypeError);
+  fs.rmSync(dir, { recursive: true });
+  fs.rmSync(dir2, { recursive: true });
+  await settle(10);
+});
+
+test('diff: the classes a leaky service accumulates, by node id', () => {
+  const [base, , final] = leakySnapshots();
+  const d = memwatch.diffSnapshots(base, final, { top: 50 });
+  const row = (name) => d.classes.find((c) => c.className === name);
+  assert.strictEqual(row('CacheEntry').addedCount, 6000);
+  assert.strictEqual(row('CacheEntry').removedCount, 0);
+  assert.strictEqual(row('CacheEntry').sizeDelta, row('CacheEntry').addedSize);
+  assert.ok(row('(closure)').addedCount >= 6000, 'one listener per request');
+  assert.ok(d.after.nodes > d.before.nodes);
+  for (let i = 1; i < d.classes.length; i++) assert.ok(d.classes[i - 1].sizeDelta >= d.classes[i].sizeDelta, 'largest growth first');
+
+  const text = cli('diff', base, final, '--top', '5');
+  assert.strictEqual(text.status, 0, text.stderr);
+  assert.match(text.stdout, /CacheEntry +6,000 +0 +\+6,000/);
+});
+
+test('leaks: the three-snapshot technique names the unbounded cache and the forgotten listener', () => {
+  const [base, target, final] = leakySnapshots();
+  const r = memwatch.findLeaks(base, target, final, { top: 10 });
+  assert.ok(r.leakedObjects >= 6000, `${r.leakedObjects} leaked objects`);
+  const cache = r.groups.find((g) => g.className === 'CacheEntry');
+  assert.ok(cache, `groups: ${r.groups.map((g) => g.signature).join(' | ')}`);
+  assert.strictEqual(cache.count, 3000, 'the 3,000 entries added between base and target, one group');
+  assert.match(cache.signature, /global\.cache -> Cache\.entries -> Map\.table -> \(array\)\[\] -> CacheEntry$/);
+  const listener = r.groups.find((g) => g.className === '(closure)' && /_events/.test(g.signature));
+  assert.ok(listener, `groups: ${r.groups.map((g) => g.signature).join(' | ')}`);
+  assert.strictEqual(listener.count, 3000);
+  assert.match(listener.signature, /global\.bus -> EventEmitter\._events -> Object\.shutdown -> Array\[\] -> \(closure\)$/);
+  assert.deepStrictEqual(r.groups.slice(0, 2).map((g) => g.className).sort(), ['(closure)', 'CacheEntry'], 'the two leaks lead');
+  // A sample path runs from a root through the container to one instance.
+  assert.deepStrictEqual(cache.sampleSteps.slice(-3).map((s) => s.className), ['Map', '(array)', 'CacheEntry']);
+
+  const text = cli('leaks', base, target, final);
+  assert.strictEqual(text.status, 0, text.stderr);
+  assert.match(text.stdout, /3,000 x CacheEntry/);
+  assert.match(text.stdout, /held by: .*EventEmitter\._events/);
+
+  // Nothing allocated between base and target survives when target and final are the same heap as base.
+  const none = memwatch.findLeaks(base, base, base);
+  assert.strictEqual(none.leakedObjects, 0);
+  assert.deepStrictEqual(none.groups, []);
+});
+
+test('HeapDiff({ retainers }) names the leaking class and the path through the container holding it', () => {
+  class RequestLog {
+    constructor(i) {
+      this.url = `/items/${i}`;
+    }
+  }
+  const registry = { logs: [] };
+  globalThis.__memwatchTestRegistry = registry;
+  try {
+    const hd = new memwatch.HeapDiff({ retainers: 3 });
+    for (let i = 0; i < 20000; i++) registry.logs.push(new RequestLog(i));
+    const result = hd.end();
+    const sample = result.retainers.find((r) => r.what === 'RequestLog');
+    assert.ok(sample, JSON.stringify(result.retainers));
+    assert.match(sample.path, /^RequestLog @\d+ <- \[\d+\] in Array @\d+ <- logs in Object @\d+ <- __memwatchTestRegistry in global @\d+/);
+    assert.deepStrictEqual(sample.steps.slice(-3).map((s) => s.edge.replace(/\d+/, 'n')), ['__memwatchTestRegistry', 'logs', '[n]']);
+    assert.ok(result.retainers.length <= 3);
+    // The plain result is memwatch's, unchanged.
+    const detail = result.change.details.find((d) => d.what === 'RequestLog');
+    assert.strictEqual(detail['+'], 20000);
+    const plain = new memwatch.HeapDiff().end();
+    assert.strictEqual('retainers' in plain, false);
+    assert.deepStrictEqual(Object.keys(plain), ['before', 'after', 'change']);
+  } finally {
+    delete globalThis.__memwatchTestRegistry;
+  }
+  assert.throws(() => new memwatch.HeapDiff({ retainers: -1 }), RangeError);
+  assert.throws(() => new memwatch.HeapDiff({ retainers: 'all' }), RangeError);
+  assert.throws(() => new memwatch.HeapDiff(7), TypeError);
+});
+
+test('diff and leaks: bad input is a clear error and a non-zero exit', () => {
+  const dir = tmpdir('bad');
+  const bad = path.join(dir, 'bad.heapsnapshot');
+  fs.writeFileSync(bad, '{"snapshot":{"meta":');
+  const [base] = leakySnapshots();
+  assert.throws(() => memwatch.diffSnapshots(base, bad), /cannot diff: .*bad\.heapsnapshot: .*at byte/);
+  const r = cli('leaks', base, base, bad);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /cannot look for leaks/);
+  const usage = cli('diff', base);
+  assert.strictEqual(usage.status, 2);
+  assert.match(usage.stderr, /diff takes 2 snapshot files, got 1/);
+  fs.rmSync(dir, { recursive: true });
+});
