@@ -400,3 +400,85 @@ impl LeakReport {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::testutil::synthetic;
+
+    /// root -shortcut-> global; global -cache-> Map -table-> (array) -[i]-> Entry...;
+    /// global -bus-> Emitter -> listeners Array -[i]-> (closure)...; plus `extra` unrelated objects.
+    fn service(entries: &[u64], listeners: &[u64], garbage: &[u64]) -> HeapGraph {
+        let mut nodes = vec![
+            ("synthetic", "", 0, 1),
+            ("object", "global", 40, 3),
+            ("object", "Map", 32, 5),
+            ("array", "", 16, 7),
+            ("object", "Emitter", 24, 9),
+            ("array", "", 16, 11),
+        ];
+        let mut edges = vec![(0, "shortcut", "global", 1), (1, "property", "cache", 2), (2, "internal", "table", 3), (1, "property", "bus", 4), (4, "property", "listeners", 5)];
+        for (i, &id) in entries.iter().enumerate() {
+            nodes.push(("object", "Entry", 100, id));
+            let slot = i.to_string();
+            edges.push((3, "element", Box::leak(slot.into_boxed_str()), nodes.len() - 1));
+        }
+        for (i, &id) in listeners.iter().enumerate() {
+            nodes.push(("closure", "onTick", 64, id));
+            let slot = i.to_string();
+            edges.push((5, "element", Box::leak(slot.into_boxed_str()), nodes.len() - 1));
+        }
+        for &id in garbage {
+            nodes.push(("object", "Temp", 8, id));
+        }
+        synthetic(&nodes, &edges)
+    }
+
+    #[test]
+    fn diff_counts_added_and_removed_by_id_per_class() {
+        let before = IdTable::new(&service(&[101, 103], &[201], &[301, 303]));
+        let after = IdTable::new(&service(&[101, 103, 105, 107], &[201, 203], &[305]));
+        let d = diff(&before, &after);
+        let row = |c: &str| d.classes.iter().find(|x| x.class_name == c).cloned().unwrap();
+        assert_eq!((row("Entry").added_count, row("Entry").removed_count, row("Entry").size_delta()), (2, 0, 200));
+        assert_eq!((row("(closure)").added_count, row("(closure)").added_size), (1, 64));
+        assert_eq!((row("Temp").added_count, row("Temp").removed_count, row("Temp").size_delta()), (1, 2, -8));
+        assert_eq!(d.classes[0].class_name, "Entry", "largest growth first");
+        assert!(d.classes.iter().all(|c| c.class_name != "Map"), "unchanged classes are left out");
+        assert_eq!(d.after_nodes - d.before_nodes, 2);
+    }
+
+    #[test]
+    fn leaks_keep_objects_new_in_target_and_alive_in_final_grouped_by_generalised_path() {
+        let base = IdTable::new(&service(&[101], &[201], &[]));
+        // Between base and target: entries 103, 105 and listener 203, and a temporary 301.
+        let target = IdTable::new(&service(&[101, 103, 105], &[201, 203], &[301]));
+        // Final: those still alive, plus newer ones (107) that belong to the next interval.
+        let last = service(&[101, 103, 105, 107], &[201, 203], &[]);
+        let r = leaks(&base, &target, &last, 10);
+        assert_eq!(r.leaked_objects, 3, "103, 105 and 203; not 301 (dead) nor 107 (too new)");
+        assert_eq!(r.groups.len(), 2);
+        let entries = &r.groups[0];
+        assert_eq!((entries.class_name.as_str(), entries.count, entries.retained_size), ("Entry", 2, 200));
+        assert_eq!(entries.signature, "(root).global -> global.cache -> Map.table -> (array)[] -> Entry");
+        assert!(entries.sample_path.starts_with("Entry @10"), "{}", entries.sample_path);
+        assert!(entries.sample_path.ends_with("<- global in (root)"), "{}", entries.sample_path);
+        let listener = &r.groups[1];
+        assert_eq!((listener.class_name.as_str(), listener.count), ("(closure)", 1));
+        assert!(listener.signature.contains("Emitter.listeners -> (array)[]"), "{}", listener.signature);
+    }
+
+    #[test]
+    fn objects_inside_a_leaked_object_join_its_group() {
+        // A leaked Entry holding a leaked Payload: one group (Entry), two objects.
+        let g = synthetic(
+            &[("synthetic", "", 0, 1), ("object", "global", 10, 3), ("object", "Entry", 10, 5), ("object", "Payload", 30, 7)],
+            &[(0, "shortcut", "global", 1), (1, "property", "e", 2), (2, "property", "payload", 3)],
+        );
+        let base = IdTable::new(&synthetic(&[("synthetic", "", 0, 1), ("object", "global", 10, 3)], &[(0, "shortcut", "global", 1)]));
+        let target = IdTable::new(&g);
+        let r = leaks(&base, &target, &g, 10);
+        assert_eq!(r.groups.len(), 1);
+        assert_eq!((r.groups[0].count, r.groups[0].objects, r.groups[0].retained_size), (1, 2, 40));
+    }
+}

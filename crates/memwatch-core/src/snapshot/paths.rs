@@ -154,3 +154,51 @@ pub struct SamplePath {
     /// Root side first: (edge label, class, id).
     pub steps: Vec<(String, String, u64)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::testutil::synthetic;
+
+    #[test]
+    fn user_roots_come_first_even_when_a_gc_root_is_closer() {
+        // root -[0]-> (Handles) -[0]-> X ; root -shortcut-> global -a-> B -b-> X
+        let g = synthetic(
+            &[("synthetic", "", 0, 1), ("synthetic", "(Handles)", 0, 3), ("object", "global", 8, 5), ("object", "B", 8, 7), ("object", "X", 8, 9)],
+            &[(0, "element", "0", 1), (1, "element", "0", 4), (0, "shortcut", "global", 2), (2, "property", "a", 3), (3, "property", "b", 4)],
+        );
+        let p = ShortestPaths::new(&g);
+        let steps = p.path(&g, 4, 64);
+        let labels: Vec<_> = steps.iter().map(|s| s.edge.as_str()).collect();
+        assert_eq!(labels, ["global", "a", "b"], "through the program's objects, not the handle");
+        assert_eq!(describe_leaf_first(&g, 4, &steps), "X @9 <- b in B @7 <- a in global @5 <- global in (root)");
+        // The handle scope itself is still reached (from the other roots).
+        assert!(p.reached(1));
+    }
+
+    #[test]
+    fn weakly_held_objects_have_no_path_and_say_so() {
+        let g = synthetic(
+            &[("synthetic", "", 0, 1), ("object", "global", 8, 3), ("object", "W", 8, 5)],
+            &[(0, "shortcut", "global", 1), (1, "weak", "w", 2)],
+        );
+        let p = ShortestPaths::new(&g);
+        assert!(!p.reached(2));
+        assert!(p.path(&g, 2, 64).is_empty());
+        assert!(describe_leaf_first(&g, 2, &[]).contains("no retaining path"));
+    }
+
+    #[test]
+    fn heapdiff_samples_pick_the_newest_new_instance_per_class() {
+        let g = synthetic(
+            &[("synthetic", "", 0, 1), ("object", "global", 8, 3), ("object", "Log", 8, 5), ("object", "Log", 8, 7), ("object", "Log", 8, 9), ("array", "", 8, 11)],
+            &[(0, "shortcut", "global", 1), (1, "property", "logs", 5), (5, "element", "0", 2), (5, "element", "1", 3), (5, "element", "2", 4)],
+        );
+        // Ids 5 and 7 existed before; 9 is new.
+        let s = samples_with_paths(&g, |id| id > 7, &["Log".to_string(), "Array".to_string(), "Missing".to_string()]);
+        assert_eq!(s.len(), 2, "a class with no new instance is skipped: {s:?}");
+        assert_eq!((s[0].what.as_str(), s[0].id), ("Log", 9));
+        assert_eq!(s[0].path, "Log @9 <- [2] in (array) @11 <- logs in global @3 <- global in (root)");
+        assert_eq!(s[1].what, "Array");
+    }
+}

@@ -17,3 +17,53 @@ pub fn node_snapshot(tag: &str, setup: &str) -> RawSnapshot {
     std::fs::remove_file(&path).ok();
     raw
 }
+
+/// A snapshot from (type, name, self size, id) nodes and (from, edge type, edge name, to) edges,
+/// as V8 would write it (node 0 is the root; element/hidden edge names are indices), read
+/// through the reader and built into the graph.
+pub fn synthetic(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, usize)]) -> super::graph::HeapGraph {
+    const NODE_TYPES: [&str; 6] = ["hidden", "array", "object", "closure", "native", "synthetic"];
+    const EDGE_TYPES: [&str; 7] = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"];
+    let mut strings: Vec<String> = vec![String::new()];
+    let mut intern = |s: &str| match strings.iter().position(|x| x == s) {
+        Some(i) => i,
+        None => {
+            strings.push(s.to_string());
+            strings.len() - 1
+        }
+    };
+    let mut out_degree = vec![0u32; nodes.len()];
+    for e in edges {
+        out_degree[e.0] += 1;
+    }
+    let node_values: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, name, size, id))| {
+            let t = NODE_TYPES.iter().position(|x| *x == t).expect("known node type");
+            format!("{t},{},{id},{size},{}", intern(name), out_degree[i])
+        })
+        .collect();
+    let mut sorted: Vec<_> = edges.to_vec();
+    sorted.sort_by_key(|e| e.0);
+    let edge_values: Vec<String> = sorted
+        .iter()
+        .map(|&(_, t, name, to)| {
+            let ti = EDGE_TYPES.iter().position(|x| *x == t).expect("known edge type");
+            let name = if t == "element" || t == "hidden" { name.parse::<usize>().expect("index") } else { intern(name) };
+            format!("{ti},{name},{}", to * 5)
+        })
+        .collect();
+    let quote = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",");
+    let text = format!(
+        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[[{}]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[[{}]]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":[{}]}}"#,
+        quote(&NODE_TYPES),
+        quote(&EDGE_TYPES),
+        nodes.len(),
+        edges.len(),
+        node_values.join(","),
+        edge_values.join(","),
+        strings.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",")
+    );
+    super::graph::HeapGraph::from_raw(read_snapshot(text.as_bytes(), None).expect("valid synthetic snapshot")).expect("graph")
+}
