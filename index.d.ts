@@ -104,15 +104,130 @@ declare namespace memwatch {
     };
   }
 
+  /** One step of a retainer path, root side first. */
+  interface RetainerStep {
+    /** The edge into the object: a property name, or `[i]` for an element. */
+    edge: string;
+    className: string;
+    id: number;
+  }
+
+  /** For a class that grew: its newest new instance and how a GC root holds it. */
+  interface RetainerSample {
+    /** The class, as in `details[].what`. */
+    what: string;
+    /** The sample's heap snapshot id. */
+    id: number;
+    /** Leaf first: "RequestLog @123 <- [1234] in Array @45 <- logs in Object @67 <- ...". */
+    path: string;
+    steps: RetainerStep[];
+  }
+
+  interface HeapDiffWithRetainers extends HeapDiffResult {
+    /** Only with `new HeapDiff({ retainers: n })`: for up to n classes that grew most. */
+    retainers: RetainerSample[];
+  }
+
+  interface HeapDiffOptions {
+    /** For this many classes that grew most (0 to 50), add a retainer path of a new instance. */
+    retainers?: number;
+  }
+
   /** memwatch's heap diff: `new HeapDiff()` snapshots the heap (after a full GC). */
   interface HeapDiff {
     /** Snapshots the heap again and returns what changed. Throws if called twice. */
-    end(): HeapDiffResult;
+    end(): HeapDiffResult | HeapDiffWithRetainers;
   }
 
   interface HeapDiffConstructor {
-    new (): HeapDiff;
+    new (options?: HeapDiffOptions): HeapDiff;
     readonly prototype: HeapDiff;
+  }
+
+  interface SnapshotEvent {
+    /** Absolute path of the snapshot written. */
+    path: string;
+    /** 'leak' or the signal's name. */
+    trigger: string;
+    /** The leak that triggered it (snapshotOnLeak). */
+    leak?: LeakInfo;
+    /** The HTML report written beside it (snapshotOnLeak with report: true). */
+    report?: string;
+  }
+
+  interface SnapshotOnLeakOptions {
+    /** Directory for the snapshots (default: the current directory). */
+    dir?: string;
+    /** Newest snapshots kept (default 3). */
+    keep?: number;
+    /** At most one snapshot per this many ms (default 600000). */
+    minIntervalMs?: number;
+    /** Also write an HTML report of each snapshot, with the heap over time (default false). */
+    report?: boolean;
+  }
+
+  interface StatsSample {
+    /** ms since the epoch. */
+    time: number;
+    current_base: number;
+    estimated_base: number;
+    used_heap_size: number;
+  }
+
+  interface ClassChange {
+    className: string;
+    addedCount: number;
+    addedSize: number;
+    removedCount: number;
+    removedSize: number;
+    countDelta: number;
+    sizeDelta: number;
+  }
+
+  interface SnapshotDiff {
+    before: { nodes: number; size: number };
+    after: { nodes: number; size: number };
+    /** Classes with any change, largest size growth first. */
+    classes: ClassChange[];
+  }
+
+  interface LeakGroup {
+    /** The path to the leaked objects, element indices generalised. */
+    signature: string;
+    className: string;
+    /** Leaked objects at the end of this path. */
+    count: number;
+    /** Leaked objects in all, these and those only they hold. */
+    objects: number;
+    retainedSize: number;
+    sampleId: number;
+    /** Leaf first. */
+    samplePath: string;
+    sampleSteps: RetainerStep[];
+  }
+
+  interface LeakReport {
+    leakedObjects: number;
+    leakedShallowSize: number;
+    /** Largest retained first. */
+    groups: LeakGroup[];
+    classes: { className: string; count: number; shallowSize: number }[];
+  }
+
+  interface CompareOptions {
+    /** Rows per table (default 20). */
+    top?: number;
+    /** Phase and percent on stderr. */
+    progress?: boolean;
+  }
+
+  interface AnalyzeOptions {
+    /** Rows per table (default 20). */
+    top?: number;
+    /** Phase and percent on stderr while it works. */
+    progress?: boolean;
+    /** Phase timings on stderr at the end. */
+    timings?: boolean;
   }
 
   interface Options {
@@ -155,6 +270,8 @@ declare namespace memwatch {
     }[];
     classes: { className: string; count: number; shallowSize: number; retainedSize: number }[];
     largest: AnalyzedObject[];
+    /** Top-level objects per class (directly under a GC root in the dominator tree): they partition the heap. */
+    composition: { className: string; count: number; retainedSize: number; children: { className: string; count: number; retainedSize: number }[] }[];
   }
 
   interface BuildInfo {
@@ -169,6 +286,7 @@ declare namespace memwatch {
   interface MemWatch extends EventEmitter {
     on(event: 'stats', listener: (stats: Stats) => void): this;
     on(event: 'leak', listener: (info: LeakInfo) => void): this;
+    on(event: 'snapshot', listener: (info: SnapshotEvent) => void): this;
     on(event: string | symbol, listener: (...args: any[]) => void): this;
     once(event: 'stats', listener: (stats: Stats) => void): this;
     once(event: 'leak', listener: (info: LeakInfo) => void): this;
@@ -180,9 +298,23 @@ declare namespace memwatch {
     setOptions(options: Partial<Options>): Options;
     buildInfo(): BuildInfo;
     /** Analyses a .heapsnapshot file offline (synchronous). */
-    analyze(file: string, options?: { top?: number }): AnalysisReport;
+    analyze(file: string, options?: AnalyzeOptions): AnalysisReport;
     /** The report as the CLI prints it: text, or JSON text with `json: true`. */
-    analyzeText(file: string, options?: { top?: number; json?: boolean }): string;
+    analyzeText(file: string, options?: AnalyzeOptions & { json?: boolean }): string;
+    /** Per-class objects allocated and deleted between two snapshot files, by node id. */
+    diffSnapshots(before: string, after: string, options?: CompareOptions): SnapshotDiff;
+    /** Objects allocated between base and target still alive in final, by retainer path. */
+    findLeaks(base: string, target: string, final: string, options?: CompareOptions): LeakReport;
+    /** Writes a heap snapshot (mode 0600, complete or not at all); returns its absolute path. */
+    writeSnapshot(file?: string): string;
+    /** Opt-in: a snapshot on each `signal` (default 'SIGUSR2'). Returns a function that turns it off. */
+    snapshotOnSignal(signal?: string, options?: { dir?: string }): () => void;
+    /** Opt-in: a snapshot when 'leak' fires, rate-limited, newest `keep` kept; `false` turns it off. */
+    snapshotOnLeak(options?: SnapshotOnLeakOptions | false): void;
+    /** The post-GC heap over the last 2000 full GCs seen while monitoring, oldest first. */
+    statsHistory(): StatsSample[];
+    /** Analyses a snapshot into a self-contained HTML report; returns its path. */
+    htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[] }): string;
     HeapDiff: HeapDiffConstructor;
   }
 }

@@ -44,3 +44,22 @@ test('leak, HeapDiff result and options are typed field for field', () => {
   assert.deepStrictEqual(declaredFields('HeapDiffResult').filter((f) => f !== 'details').sort(), ['after', 'allocated_nodes', 'before', 'change', 'freed_nodes', 'size', 'size_bytes']);
   assert.ok(Array.isArray(diff.change.details));
 });
+
+test('every public function is declared on MemWatch, and the new reports are typed field for field', () => {
+  const declaredMethods = [...interfaceBody('MemWatch').matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]);
+  const emitter = new (require('node:events').EventEmitter)();
+  const own = Object.keys(memwatch).filter((k) => typeof memwatch[k] === 'function' && !(k in emitter) && k !== 'HeapDiff');
+  for (const name of own) assert.ok(declaredMethods.includes(name), `memwatch.${name} is declared in index.d.ts`);
+
+  const hd = new memwatch.HeapDiff({ retainers: 1 });
+  globalThis.__typesKeep = Array.from({ length: 3000 }, (_, i) => ({ i }));
+  const withPaths = hd.end();
+  delete globalThis.__typesKeep;
+  assert.ok(withPaths.retainers.length >= 1);
+  assert.deepStrictEqual(declaredFields('RetainerSample').sort(), Object.keys(withPaths.retainers[0]).sort());
+  assert.deepStrictEqual(declaredFields('RetainerStep').sort(), Object.keys(withPaths.retainers[0].steps[0]).sort());
+
+  const sample = memwatch.statsHistory()[0];
+  assert.ok(sample, 'stats were recorded by the earlier tests');
+  assert.deepStrictEqual(declaredFields('StatsSample').sort(), Object.keys(sample).sort());
+});

@@ -19,3 +19,5 @@ if (!fromSource && fs.existsSync(binary)) {
   process.exit(0);
 }
 require('./build.js');
+// A development checkout also gets what its tests need beyond npm (Chromium for the HTML test).
+if (fs.existsSync(path.join(root, '.git'))) require('./dev-deps.js');

@@ -76,7 +76,9 @@ const FEATURES = [
   ['leak', ['leak.test.js']],
   ['HeapDiff', ['heapdiff.test.js']],
   ['worker threads', ['workers.test.js']],
-  ['analyze', ['analyze.test.js']],
+  ['analyze', ['analyze.test.js', 'crosscheck.test.js']],
+  ['snapshots, diff, leaks', ['snapshots.test.js']],
+  ['HTML reports', ['html.test.js']],
 ];
 
 /** Runs some suites under `bin`; resolves with counts parsed from the TAP output. */
