@@ -67,6 +67,8 @@ memwatch.once('leak', (info) => {
   const culprit = top.find((d) => !['Array', 'String', 'Object', 'Code', 'Closure', 'Number', 'Native'].includes(d.what));
   if (culprit) {
     console.log(`\n=> ${culprit['+']} new ${culprit.what} objects are still alive (${culprit.size}): that is the leak.`);
+    const sample = (diff.retainers || []).find((r) => r.what === culprit.what);
+    if (sample) console.log(`   held by: ${sample.path}`);
   }
   server.close();
   process.exit(0);
@@ -75,7 +77,7 @@ memwatch.once('leak', (info) => {
 server.listen(0, '127.0.0.1', () => {
   const url = `http://127.0.0.1:${server.address().port}/checkout/`;
   console.log(`memwatch-rs demo: leaky service on ${url}, driven for at most ${MAX_SECONDS}s\n`);
-  hd = new memwatch.HeapDiff();
+  hd = new memwatch.HeapDiff({ retainers: 3 }); // and say what holds the classes that grew
   load = fork(path.join(__dirname, '..', 'bench', 'scenarios', 'load.js'), [url, String(MAX_SECONDS), '16']);
   load.on('exit', () => {
     console.log(`no 'leak' within ${MAX_SECONDS}s (${served} requests)`);
