@@ -220,53 +220,172 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     s.first_edge.reserve_exact(reserve + 1);
     s.first_edge.push(0);
     let nf = roles.len();
-    let mut k = 0usize;
-    let mut edges_so_far: u64 = 0;
-    let (node_type, node_name, node_id, self_size, first_edge, wide) =
-        (&mut s.node_type, &mut s.node_name, &mut s.node_id, &mut s.self_size, &mut s.first_edge, &mut s.wide);
-    let mut rec: u64 = 0;
-    lx.numbers(|v| {
-        if k == 0 && rec >= claimed_nodes {
-            return Err(format!("\"nodes\" holds more than the {claimed_nodes} nodes node_count says"));
+    let mut sink = NodeSink {
+        roles: &roles,
+        k: 0,
+        rec: 0,
+        claimed_nodes,
+        claimed_edges,
+        type_count,
+        edges_so_far: 0,
+        node_type: &mut s.node_type,
+        node_name: &mut s.node_name,
+        node_id: &mut s.node_id,
+        self_size: &mut s.self_size,
+        first_edge: &mut s.first_edge,
+        wide: &mut s.wide,
+    };
+    lx.numbers(&mut sink)?;
+    let k = sink.k;
+    if k != 0 {
+        return Err(lx.err(format!("\"nodes\" ends in the middle of a node ({k} of its {nf} fields)")));
+    }
+    Ok(())
+}
+
+/// Receives the values of a number array, one at a time, in the reader's hot loop.
+trait Sink {
+    fn value(&mut self, v: u64) -> Result<(), String>;
+}
+
+struct NodeSink<'a> {
+    roles: &'a [NodeRole],
+    k: usize,
+    rec: u64,
+    claimed_nodes: u64,
+    claimed_edges: u64,
+    type_count: u64,
+    edges_so_far: u64,
+    node_type: &'a mut Vec<u8>,
+    node_name: &'a mut Vec<u32>,
+    node_id: &'a mut Vec<u32>,
+    self_size: &'a mut Vec<u32>,
+    first_edge: &'a mut Vec<u32>,
+    wide: &'a mut Vec<(u32, u8, u64)>,
+}
+
+impl Sink for NodeSink<'_> {
+    #[inline(always)]
+    fn value(&mut self, v: u64) -> Result<(), String> {
+        if self.k == 0 && self.rec >= self.claimed_nodes {
+            return Err(too_many("nodes", self.claimed_nodes));
         }
-        match roles[k] {
+        match self.roles[self.k] {
             NodeRole::Type => {
-                if v >= type_count {
-                    return Err(format!("node {rec} has type {v} but meta lists {type_count} node types"));
+                if v >= self.type_count {
+                    return Err(bad_type("node", self.rec, v, self.type_count));
                 }
-                node_type.push(v as u8);
+                self.node_type.push(v as u8);
             }
-            NodeRole::Name => node_name.push(u32::try_from(v).map_err(|_| format!("node {rec} names string {v}, beyond any string index"))?),
-            NodeRole::Id | NodeRole::Size => {
-                let (col, tag) = if roles[k] == NodeRole::Id { (&mut *node_id, 0) } else { (&mut *self_size, 1) };
+            NodeRole::Name => match u32::try_from(v) {
+                Ok(name) => self.node_name.push(name),
+                Err(_) => return Err(bad_name(self.rec, v)),
+            },
+            role @ (NodeRole::Id | NodeRole::Size) => {
+                let (col, tag) = if role == NodeRole::Id { (&mut *self.node_id, 0) } else { (&mut *self.self_size, 1) };
                 match u32::try_from(v) {
                     Ok(small) if small != u32::MAX => col.push(small),
                     _ => {
-                        wide.push((rec as u32, tag, v));
+                        self.wide.push((self.rec as u32, tag, v));
                         col.push(u32::MAX);
                     }
                 }
             }
             NodeRole::EdgeCount => {
-                edges_so_far = edges_so_far.saturating_add(v);
-                if edges_so_far > claimed_edges {
-                    return Err(format!("the nodes' edge counts add up to more than edge_count ({claimed_edges})"));
+                self.edges_so_far = self.edges_so_far.saturating_add(v);
+                if self.edges_so_far > self.claimed_edges {
+                    return Err(edges_overflow(self.claimed_edges));
                 }
-                first_edge.push(edges_so_far as u32);
+                self.first_edge.push(self.edges_so_far as u32);
             }
             NodeRole::Other => {}
         }
-        k += 1;
-        if k == nf {
-            k = 0;
-            rec += 1;
+        self.k += 1;
+        if self.k == self.roles.len() {
+            self.k = 0;
+            self.rec += 1;
         }
         Ok(())
-    })?;
-    if k != 0 {
-        return Err(lx.err(format!("\"nodes\" ends in the middle of a node ({k} of its {nf} fields)")));
     }
-    Ok(())
+}
+
+struct EdgeSink<'a> {
+    roles: &'a [EdgeRole],
+    k: usize,
+    rec: u64,
+    claimed_edges: u64,
+    type_count: u64,
+    nf: u64,
+    node_values: u64,
+    edge_type: &'a mut Vec<u8>,
+    edge_name: &'a mut Vec<u32>,
+    edge_to: &'a mut Vec<u32>,
+}
+
+impl Sink for EdgeSink<'_> {
+    #[inline(always)]
+    fn value(&mut self, v: u64) -> Result<(), String> {
+        if self.k == 0 && self.rec >= self.claimed_edges {
+            return Err(too_many("edges", self.claimed_edges));
+        }
+        match self.roles[self.k] {
+            EdgeRole::Type => {
+                if v >= self.type_count {
+                    return Err(bad_type("edge", self.rec, v, self.type_count));
+                }
+                self.edge_type.push(v as u8);
+            }
+            EdgeRole::Name => match u32::try_from(v) {
+                Ok(name) => self.edge_name.push(name),
+                Err(_) => return Err(bad_edge_name(self.rec, v)),
+            },
+            EdgeRole::To => {
+                if !v.is_multiple_of(self.nf) || v >= self.node_values {
+                    return Err(bad_target(self.rec, v, self.node_values));
+                }
+                self.edge_to.push((v / self.nf) as u32);
+            }
+            EdgeRole::Other => {}
+        }
+        self.k += 1;
+        if self.k == self.roles.len() {
+            self.k = 0;
+            self.rec += 1;
+        }
+        Ok(())
+    }
+}
+
+// Error texts, out of the hot loop.
+#[cold]
+#[inline(never)]
+fn too_many(what: &str, claimed: u64) -> String {
+    format!("\"{what}\" holds more than the {claimed} {what} {}_count says", &what[..what.len() - 1])
+}
+#[cold]
+#[inline(never)]
+fn bad_type(what: &str, rec: u64, v: u64, count: u64) -> String {
+    format!("{what} {rec} has type {v} but meta lists {count} {what} types")
+}
+#[cold]
+#[inline(never)]
+fn bad_name(rec: u64, v: u64) -> String {
+    format!("node {rec} names string {v}, beyond any string index")
+}
+#[cold]
+#[inline(never)]
+fn bad_edge_name(rec: u64, v: u64) -> String {
+    format!("edge {rec} has name or index {v}, beyond 32 bits")
+}
+#[cold]
+#[inline(never)]
+fn edges_overflow(claimed: u64) -> String {
+    format!("the nodes' edge counts add up to more than edge_count ({claimed})")
+}
+#[cold]
+#[inline(never)]
+fn bad_target(rec: u64, v: u64, node_values: u64) -> String {
+    format!("edge {rec} points to node field offset {v}, outside the {node_values} node values")
 }
 
 /// The `edges` array into columns; targets become node ordinals.
@@ -290,35 +409,20 @@ fn read_edges<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     s.edge_name.reserve_exact(reserve);
     s.edge_to.reserve_exact(reserve);
     let ef = roles.len();
-    let (mut k, mut rec) = (0usize, 0u64);
-    let (edge_type, edge_name, edge_to) = (&mut s.edge_type, &mut s.edge_name, &mut s.edge_to);
-    lx.numbers(|v| {
-        if k == 0 && rec >= claimed_edges {
-            return Err(format!("\"edges\" holds more than the {claimed_edges} edges edge_count says"));
-        }
-        match roles[k] {
-            EdgeRole::Type => {
-                if v >= type_count {
-                    return Err(format!("edge {rec} has type {v} but meta lists {type_count} edge types"));
-                }
-                edge_type.push(v as u8);
-            }
-            EdgeRole::Name => edge_name.push(u32::try_from(v).map_err(|_| format!("edge {rec} has name or index {v}, beyond 32 bits"))?),
-            EdgeRole::To => {
-                if v % nf != 0 || v >= node_values {
-                    return Err(format!("edge {rec} points to node field offset {v}, outside the {node_values} node values"));
-                }
-                edge_to.push((v / nf) as u32);
-            }
-            EdgeRole::Other => {}
-        }
-        k += 1;
-        if k == ef {
-            k = 0;
-            rec += 1;
-        }
-        Ok(())
-    })?;
+    let mut sink = EdgeSink {
+        roles: &roles,
+        k: 0,
+        rec: 0,
+        claimed_edges,
+        type_count,
+        nf,
+        node_values,
+        edge_type: &mut s.edge_type,
+        edge_name: &mut s.edge_name,
+        edge_to: &mut s.edge_to,
+    };
+    lx.numbers(&mut sink)?;
+    let k = sink.k;
     if k != 0 {
         return Err(lx.err(format!("\"edges\" ends in the middle of an edge ({k} of its {ef} fields)")));
     }
@@ -594,7 +698,7 @@ impl<'p, R: Read> Lexer<'p, R> {
     /// `[n, n, ...]`, each value handed to `sink` (whose error message gets the offset).
     /// The hot loop of the reader: numbers are parsed straight from the read buffer, which
     /// always holds a whole number (at most 20 digits) when one starts.
-    fn numbers(&mut self, mut sink: impl FnMut(u64) -> Result<(), String>) -> Result<(), ReadError> {
+    fn numbers<S: Sink>(&mut self, sink: &mut S) -> Result<(), ReadError> {
         /// More than any number and its separator (20 digits, one comma) take.
         const WINDOW: usize = 64;
         self.expect(b'[')?;
@@ -661,7 +765,7 @@ impl<'p, R: Read> Lexer<'p, R> {
                     }
                     i += 1;
                 }
-                if let Err(message) = sink(v) {
+                if let Err(message) = sink.value(v) {
                     if self.eof && i >= len {
                         // The number runs into the end of the file: it was cut, not wrong.
                         return Err(at(i, "the file ends inside a number array (truncated?)".into()));

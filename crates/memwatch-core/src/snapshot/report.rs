@@ -61,7 +61,14 @@ pub fn analyze(g: &HeapGraph, top: usize) -> Report {
 /// [`analyze`], reporting its phases.
 pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Report {
     progress.phase("dominators");
-    let d = dominators(g);
+    // The retainer paths and the class index need only the graph: a second core builds them
+    // while this one computes the dominators.
+    let (d, (parents, class_table)) = std::thread::scope(|scope| {
+        let side = std::thread::Builder::new().spawn_scoped(scope, || (ShortestPaths::new(g), class_index(g)));
+        let d = dominators(g);
+        let side = side.ok().and_then(|h| h.join().ok());
+        (d, side.unwrap_or_else(|| (ShortestPaths::new(g), class_index(g))))
+    });
     progress.phase("report");
     let total = d.retained[ROOT as usize];
     let synthetic = g.node_types.iter().position(|t| t == "synthetic").map(|p| p as u8);
@@ -89,7 +96,6 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     by_retained.sort_unstable_by(heavier);
 
     let children = d.children();
-    let parents = ShortestPaths::new(g);
     let suspects = by_retained
         .iter()
         .take(top)
@@ -102,7 +108,6 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
         .collect();
 
     drop(parents);
-    let class_table = class_index(g);
     let composition = composition(g, &d, &children, synthetic, &class_table);
     let mut classes = class_summary_with(g, &d, &children, &class_table);
     classes.retain(|c| c.class_name != "(synthetic)");
@@ -121,7 +126,9 @@ fn composition(
 ) -> Vec<Block> {
     use std::collections::HashMap;
     let is_synthetic = |v: u32| v == ROOT || Some(g.node_type[v as usize]) == synthetic;
-    let mut blocks: HashMap<u32, (u64, u64, HashMap<u32, (u64, u64)>)> = HashMap::new();
+    /// Per class: (count, retained, per child class (count, retained)).
+    type Tally = (u64, u64, HashMap<u32, (u64, u64)>);
+    let mut blocks: HashMap<u32, Tally> = HashMap::new();
     // Descend through the synthetic roots; every non-synthetic node met is a top-level object.
     let mut stack = vec![ROOT];
     while let Some(v) = stack.pop() {
@@ -182,7 +189,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
