@@ -73,3 +73,20 @@ test('bad input: clear errors with the byte offset, non-zero exit, no crash', ()
   assert.strictEqual(cli('frobnicate').status, 2);
   assert.throws(() => memwatch.analyze(leaky, { top: 0 }), RangeError);
 });
+
+test('progress: phase and percent on a terminal, nothing when piped', () => {
+  // Piped (as here): stderr stays empty.
+  const piped = cli('analyze', leaky);
+  assert.strictEqual(piped.status, 0, piped.stderr);
+  assert.strictEqual(piped.stderr, '');
+  // On a terminal: `script` (util-linux) gives the CLI a pseudo-terminal.
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'cli.js'))} analyze ${JSON.stringify(leaky)} --top 1`;
+  const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+  assert.strictEqual(tty.status, 0, tty.stderr);
+  assert.match(tty.stdout, /\r\x1b\[2Kmemwatch-rs: reading/, 'the phase, on one self-overwriting line');
+  assert.match(tty.stdout, /memwatch-rs: dominators/);
+  assert.match(tty.stdout, /\r\x1b\[2K[^]*heap: [\d,]+ bytes/, 'the line is cleared before the report');
+  // --timings names every phase and its peak memory.
+  const timed = cli('analyze', leaky, '--timings');
+  assert.match(timed.stderr, /reading [\d.]+ s \(peak RSS \d+ MB\), building the graph .*dominators .*report /);
+});

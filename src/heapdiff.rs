@@ -75,7 +75,7 @@ pub fn take_heap_summary(env: Env) -> Result<HeapSummary> {
 }
 
 /// [`take_heap_summary`], also streaming the snapshot's JSON to `write` before it is deleted.
-pub(crate) fn take_summary(env: &Env, write: Option<&mut dyn FnMut(&[u8]) -> bool>) -> Result<HeapSummary> {
+pub(crate) fn take_summary(env: &Env, write: Option<crate::v8::WriteChunk<'_>>) -> Result<HeapSummary> {
     let isolate = current_isolate()?;
     let monitor = Monitor::of(env)?;
     let name_mask = (0..32).filter(|&t| summary::needs_name(t)).fold(0u32, |m, t| m | (1 << t));

@@ -59,6 +59,11 @@ type NodeFn = unsafe extern "C" fn(
     name_len: usize,
 );
 
+/// Receives each snapshot node: (id, type, shallow size, name).
+pub type VisitNode<'a> = &'a mut dyn FnMut(u32, u32, u64, &str);
+/// Receives the snapshot's JSON, chunk by chunk; returns `false` to stop.
+pub type WriteChunk<'a> = &'a mut dyn FnMut(&[u8]) -> bool;
+
 type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
 
 extern "C" {
@@ -144,12 +149,12 @@ impl Isolate {
     pub fn heap_snapshot(
         &self,
         name_mask: u32,
-        visit: Option<&mut dyn FnMut(u32, u32, u64, &str)>,
-        write: Option<&mut dyn FnMut(&[u8]) -> bool>,
+        visit: Option<VisitNode<'_>>,
+        write: Option<WriteChunk<'_>>,
     ) -> Result<u64, String> {
         struct Ctx<'a, 'b> {
-            visit: Option<&'a mut dyn FnMut(u32, u32, u64, &str)>,
-            write: Option<&'b mut dyn FnMut(&[u8]) -> bool>,
+            visit: Option<VisitNode<'a>>,
+            write: Option<WriteChunk<'b>>,
             panicked: bool,
         }
         unsafe extern "C" fn on_node(
