@@ -299,6 +299,8 @@ declare namespace memwatch {
     buildInfo(): BuildInfo;
     /** Analyses a .heapsnapshot file offline (synchronous). */
     analyze(file: string, options?: AnalyzeOptions): AnalysisReport;
+    /** `analyze` on a worker thread of libuv's pool: the event loop keeps running. */
+    analyzeAsync(file: string, options?: AnalyzeOptions): Promise<AnalysisReport>;
     /** The report as the CLI prints it: text, or JSON text with `json: true`. */
     analyzeText(file: string, options?: AnalyzeOptions & { json?: boolean }): string;
     /** Per-class objects allocated and deleted between two snapshot files, by node id. */

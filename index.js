@@ -229,6 +229,14 @@ memwatch.analyze = function analyze(file, options = {}) {
   return JSON.parse(native.analyzeSnapshot(file, analyzeArgs(file, options, true)));
 };
 
+/**
+ * `analyze` off the main thread (on libuv's thread pool): resolves with the same report while
+ * the event loop keeps serving. For analysing inside a running service.
+ */
+memwatch.analyzeAsync = async function analyzeAsync(file, options = {}) {
+  return JSON.parse(await native.analyzeSnapshotAsync(file, analyzeArgs(file, options, true)));
+};
+
 /** The same report as text (or JSON text with `{ json: true }`), as the CLI prints it. */
 memwatch.analyzeText = function analyzeText(file, options = {}) {
   return native.analyzeSnapshot(file, analyzeArgs(file, options, Boolean(options && options.json)));

@@ -90,3 +90,18 @@ test('progress: phase and percent on a terminal, nothing when piped', () => {
   const timed = cli('analyze', leaky, '--timings');
   assert.match(timed.stderr, /reading [\d.]+ s \(peak RSS \d+ MB\), building the graph .*dominators .*report /);
 });
+
+test('analyzeAsync: the same report, off the main thread; bad files reject with the same error', async () => {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const pending = memwatch.analyzeAsync(leaky, { top: 5 });
+  assert.ok(pending instanceof Promise);
+  const report = await pending;
+  clearInterval(timer);
+  assert.deepStrictEqual(report, memwatch.analyze(leaky, { top: 5 }));
+  assert.ok(ticks > 0, 'the event loop ran while the analysis did');
+  const bad = path.join(dir, 'half.heapsnapshot');
+  fs.writeFileSync(bad, fs.readFileSync(leaky).subarray(0, 5000));
+  await assert.rejects(memwatch.analyzeAsync(bad), /cannot analyze .*half\.heapsnapshot: .*\(at byte \d+\)/);
+  await assert.rejects(memwatch.analyzeAsync(''), TypeError);
+});

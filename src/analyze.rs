@@ -22,6 +22,35 @@ pub struct AnalyzeOptions {
 /// Reads and analyses a snapshot file; returns the report as JSON or text.
 #[napi]
 pub fn analyze_snapshot(path: String, options: AnalyzeOptions) -> Result<String> {
+    run(&path, &options)
+}
+
+/// [`analyze_snapshot`] on the libuv thread pool: the event loop keeps running meanwhile.
+pub struct AnalyzeTask {
+    path: String,
+    options: AnalyzeOptions,
+}
+
+impl Task for AnalyzeTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        run(&self.path, &self.options)
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+}
+
+/// A promise of the report (JSON or text).
+#[napi]
+pub fn analyze_snapshot_async(path: String, options: AnalyzeOptions) -> AsyncTask<AnalyzeTask> {
+    AsyncTask::new(AnalyzeTask { path, options })
+}
+
+fn run(path: &str, options: &AnalyzeOptions) -> Result<String> {
     let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot analyze {path}: {why}"));
     let mut progress = Progress::new(options.progress);
     let result = load(Path::new(&path), &mut progress).map(|graph| analyze_with(&graph, options.top.max(1) as usize, &mut progress));
