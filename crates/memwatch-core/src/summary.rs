@@ -88,7 +88,6 @@ pub struct SummaryBuilder {
     index: HashMap<Box<str>, u32>,
     nodes: u64,
     total_size: u64,
-    max_id: u32,
 }
 
 impl SummaryBuilder {
@@ -102,7 +101,6 @@ impl SummaryBuilder {
         // Saturating: a real heap never gets near u64::MAX, and odd input must not wrap or panic.
         self.total_size = self.total_size.saturating_add(shallow_size);
         self.nodes += 1;
-        self.max_id = self.max_id.max(id);
         if self.buffer.capacity() == 0 {
             self.buffer.reserve_exact(RUN_ROWS);
         }
@@ -143,7 +141,7 @@ impl SummaryBuilder {
             1 => self.runs.pop().unwrap_or_default(),
             _ => merge_runs(&self.runs),
         };
-        HeapSummary { encoded, names: self.names, nodes: self.nodes, size_bytes: self.total_size, max_id: self.max_id }
+        HeapSummary { encoded, names: self.names, nodes: self.nodes, size_bytes: self.total_size }
     }
 }
 
@@ -263,7 +261,6 @@ pub struct HeapSummary {
     names: Vec<Box<str>>,
     nodes: u64,
     size_bytes: u64,
-    max_id: u32,
 }
 
 /// `before` / `after` of a diff.
@@ -307,11 +304,6 @@ struct Tally {
 }
 
 impl HeapSummary {
-    /// The highest node id in the snapshot.
-    pub fn max_id(&self) -> u32 {
-        self.max_id
-    }
-
     /// Every node id, ascending (decoded: 4 bytes per node, for membership tests).
     pub fn ids(&self) -> Vec<u32> {
         Decoder::new(&self.encoded).map(|r| r.id).collect()
