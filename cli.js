@@ -75,24 +75,25 @@ function main(argv) {
   const memwatch = require(path.join(__dirname, 'index.js'));
   const progress = Boolean(process.stderr.isTTY);
   try {
-    let report;
-    if (command === 'analyze') {
-      if (!o.json && !o.html) {
-        process.stdout.write(memwatch.analyzeText(o.files[0], { top: o.top, timings: o.timings, progress }));
-        return 0;
-      }
-      report = memwatch.analyze(o.files[0], { top: o.top, timings: o.timings, progress });
-    } else if (command === 'diff') {
-      report = memwatch.diffSnapshots(o.files[0], o.files[1], { top: o.top, progress });
-    } else {
-      report = memwatch.findLeaks(o.files[0], o.files[1], o.files[2], { top: o.top, progress });
+    const opts = { top: o.top, progress };
+    const [a, b, c] = o.files;
+    if (!o.json && !o.html) {
+      // Text only: each command's own (native) text renderer, one analysis.
+      if (command === 'analyze') process.stdout.write(memwatch.analyzeText(a, { ...opts, timings: o.timings }));
+      else if (command === 'diff') process.stdout.write(memwatch.diffSnapshotsText(a, b, opts));
+      else process.stdout.write(memwatch.findLeaksText(a, b, c, opts));
+      return 0;
     }
+    let report;
+    if (command === 'analyze') report = memwatch.analyze(a, { ...opts, timings: o.timings });
+    else if (command === 'diff') report = memwatch.diffSnapshots(a, b, opts);
+    else report = memwatch.findLeaks(a, b, c, opts);
     if (o.html) {
       const written = require('./report-html.js').writeHtml(o.html, { kind: command, report, files: o.files });
       console.error(`memwatch-rs: HTML report written to ${written}`);
     }
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
-    else process.stdout.write(toText(command, report));
+    else process.stdout.write(summary(command, report));
     return 0;
   } catch (e) {
     console.error(e.message);
@@ -100,36 +101,19 @@ function main(argv) {
   }
 }
 
-// Text for diff and leaks, from their JSON (analyze has its own text renderer natively).
-function toText(command, r) {
+// With --html, stdout gets a short summary: the page has the rest.
+function summary(command, r) {
   const n = (x) => Number(x).toLocaleString('en-US');
-  const s = (x) => (x > 0 ? '+' : x < 0 ? '-' : '') + n(Math.abs(x));
-  const pad = (x, w, left = false) => (left ? String(x).padEnd(w) : String(x).padStart(w));
   const lines = [];
   if (command === 'analyze') {
-    // With --html, a short summary: the page has the rest.
     lines.push(`heap: ${n(r.totalSize)} bytes in ${n(r.nodes)} nodes, ${n(r.edges)} edges`);
     for (const x of r.suspects) lines.push(`suspect: ${x.object.className} @${x.object.id} retains ${n(x.object.retainedSize)} bytes (${x.percent.toFixed(1)}%)`);
   } else if (command === 'diff') {
-    lines.push(`before: ${n(r.before.size)} bytes in ${n(r.before.nodes)} nodes`);
-    lines.push(`after:  ${n(r.after.size)} bytes in ${n(r.after.nodes)} nodes (${s(r.after.size - r.before.size)} bytes)`, '');
-    lines.push(`${pad('class', 40, true)} ${pad('# new', 10)} ${pad('# deleted', 10)} ${pad('# delta', 10)} ${pad('size delta', 14)}`);
-    for (const c of r.classes) {
-      const name = c.className.length > 40 ? c.className.slice(0, 39) + '…' : c.className;
-      lines.push(`${pad(name, 40, true)} ${pad(n(c.addedCount), 10)} ${pad(n(c.removedCount), 10)} ${pad(s(c.countDelta), 10)} ${pad(s(c.sizeDelta), 14)}`);
-    }
+    lines.push(`before: ${n(r.before.size)} bytes in ${n(r.before.nodes)} nodes; after: ${n(r.after.size)} bytes in ${n(r.after.nodes)} nodes`);
+    for (const c of r.classes.slice(0, 5)) lines.push(`grew: ${c.className} ${c.countDelta >= 0 ? '+' : ''}${n(c.countDelta)} objects, ${c.sizeDelta >= 0 ? '+' : ''}${n(c.sizeDelta)} bytes`);
   } else {
-    lines.push(`${n(r.leakedObjects)} objects (${n(r.leakedShallowSize)} bytes) were allocated between base and target and are still alive in final.`, '');
-    if (!r.groups.length) lines.push('No leaked objects.');
-    else lines.push('by retainer path (largest retained first):');
-    r.groups.forEach((g, i) => {
-      lines.push('', `${i + 1}. ${n(g.count)} x ${g.className} (${n(g.objects)} objects in all) retain ${n(g.retainedSize)} bytes`);
-      lines.push(`   held by: ${g.signature}`, `   e.g. ${g.samplePath}`);
-    });
-    if (r.classes.length) {
-      lines.push('', 'by class:', `${pad('class', 40, true)} ${pad('count', 10)} ${pad('shallow bytes', 16)}`);
-      for (const c of r.classes) lines.push(`${pad(c.className.slice(0, 40), 40, true)} ${pad(n(c.count), 10)} ${pad(n(c.shallowSize), 16)}`);
-    }
+    lines.push(`${n(r.leakedObjects)} objects allocated between base and target are still alive in final`);
+    for (const g of r.groups) lines.push(`leak: ${n(g.count)} x ${g.className} retain ${n(g.retainedSize)} bytes, held by ${g.signature}`);
   }
   return lines.join('\n') + '\n';
 }

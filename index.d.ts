@@ -307,6 +307,10 @@ declare namespace memwatch {
     diffSnapshots(before: string, after: string, options?: CompareOptions): SnapshotDiff;
     /** Objects allocated between base and target still alive in final, by retainer path. */
     findLeaks(base: string, target: string, final: string, options?: CompareOptions): LeakReport;
+    /** `diffSnapshots` as the CLI prints it. */
+    diffSnapshotsText(before: string, after: string, options?: CompareOptions): string;
+    /** `findLeaks` as the CLI prints it. */
+    findLeaksText(base: string, target: string, final: string, options?: CompareOptions): string;
     /** Writes a heap snapshot (mode 0600, complete or not at all); returns its absolute path. */
     writeSnapshot(file?: string): string;
     /** Opt-in: a snapshot on each `signal` (default 'SIGUSR2'). Returns a function that turns it off. */

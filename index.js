@@ -241,14 +241,14 @@ memwatch.analyzeAsync = async function analyzeAsync(file, options = {}) {
 memwatch.analyzeText = function analyzeText(file, options = {}) {
   return native.analyzeSnapshot(file, analyzeArgs(file, options, Boolean(options && options.json)));
 };
-function compareArgs(name, files, options = {}) {
+function compareArgs(name, files, options = {}, json = true) {
   for (const f of files) {
     if (typeof f !== 'string' || f === '') throw new TypeError(`memwatch.${name}: expected paths of .heapsnapshot files`);
   }
   if (options === null || typeof options !== 'object') throw new TypeError(`memwatch.${name}: options must be an object`);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json: true, progress: Boolean(options.progress) };
+  return { top, json, progress: Boolean(options.progress) };
 }
 
 /**
@@ -265,6 +265,16 @@ memwatch.diffSnapshots = function diffSnapshots(before, after, options) {
  */
 memwatch.findLeaks = function findLeaks(base, target, final, options) {
   return JSON.parse(native.findLeaks(base, target, final, compareArgs('findLeaks', [base, target, final], options)));
+};
+
+/** `diffSnapshots` as the CLI prints it (text). */
+memwatch.diffSnapshotsText = function diffSnapshotsText(before, after, options) {
+  return native.diffSnapshots(before, after, compareArgs('diffSnapshotsText', [before, after], options, false));
+};
+
+/** `findLeaks` as the CLI prints it (text). */
+memwatch.findLeaksText = function findLeaksText(base, target, final, options) {
+  return native.findLeaks(base, target, final, compareArgs('findLeaksText', [base, target, final], options, false));
 };
 
 // ---- Heap snapshots on demand --------------------------------------------------------------
