@@ -462,49 +462,13 @@ pub fn class_summary_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::reader::read_snapshot;
-
-    const NODE_TYPES: [&str; 4] = ["hidden", "object", "native", "synthetic"];
-    const EDGE_TYPES: [&str; 7] = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"];
 
     /// A graph from (type, name, self size) nodes and (from, edge type, to) edges; node 0 is
-    /// the root. It goes through the reader as snapshot JSON, as a real file would.
+    /// the root, node `i` has id `2i + 1`, every edge is named "e" (or index 0).
     fn graph(nodes: &[(&str, &str, u64)], edges: &[(usize, &str, usize)]) -> HeapGraph {
-        let mut strings: Vec<String> = vec![String::new()];
-        let mut intern = |s: &str| match strings.iter().position(|x| x == s) {
-            Some(i) => i,
-            None => {
-                strings.push(s.to_string());
-                strings.len() - 1
-            }
-        };
-        let mut out_degree = vec![0u32; nodes.len()];
-        for e in edges {
-            out_degree[e.0] += 1;
-        }
-        let mut node_values = Vec::new();
-        for (i, &(t, name, size)) in nodes.iter().enumerate() {
-            let t = NODE_TYPES.iter().position(|x| *x == t).unwrap();
-            node_values.push(format!("{t},{},{},{size},{}", intern(name), i * 2 + 1, out_degree[i]));
-        }
-        let mut sorted: Vec<_> = edges.to_vec();
-        sorted.sort_by_key(|e| e.0);
-        let edge_values: Vec<String> = sorted
-            .iter()
-            .map(|&(_, t, to)| format!("{},{},{}", EDGE_TYPES.iter().position(|x| *x == t).unwrap(), intern("e"), to * 5))
-            .collect();
-        let quote = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",");
-        let text = format!(
-            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[[{}]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[[{}]]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":[{}]}}"#,
-            quote(&NODE_TYPES),
-            quote(&EDGE_TYPES),
-            nodes.len(),
-            edges.len(),
-            node_values.join(","),
-            edge_values.join(","),
-            strings.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",")
-        );
-        HeapGraph::from_raw(read_snapshot(text.as_bytes(), None).unwrap()).unwrap()
+        let nodes: Vec<_> = nodes.iter().enumerate().map(|(i, &(t, name, size))| (t, name, size, i as u64 * 2 + 1)).collect();
+        let edges: Vec<_> = edges.iter().map(|&(from, t, to)| (from, t, if t == "element" || t == "hidden" { "0" } else { "e" }, to)).collect();
+        crate::snapshot::testutil::synthetic(&nodes, &edges)
     }
 
     fn obj(name: &str, size: u64) -> (&str, &str, u64) {
