@@ -219,12 +219,8 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     s.self_size.reserve_exact(reserve);
     s.first_edge.reserve_exact(reserve + 1);
     s.first_edge.push(0);
-    let nf = roles.len();
     let mut sink = NodeSink {
-        roles: &roles,
-        k: 0,
-        rec: 0,
-        claimed_nodes,
+        at: Records::new(&roles, claimed_nodes),
         claimed_edges,
         type_count,
         edges_so_far: 0,
@@ -236,11 +232,7 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
         wide: &mut s.wide,
     };
     lx.numbers(&mut sink)?;
-    let k = sink.k;
-    if k != 0 {
-        return Err(lx.err(format!("\"nodes\" ends in the middle of a node ({k} of its {nf} fields)")));
-    }
-    Ok(())
+    sink.at.finish(lx, "node")
 }
 
 /// Receives the values of a number array, one at a time, in the reader's hot loop.
@@ -248,11 +240,50 @@ trait Sink {
     fn value(&mut self, v: u64) -> Result<(), String>;
 }
 
-struct NodeSink<'a> {
-    roles: &'a [NodeRole],
+/// Where a number array's stream is: which field of which record, and how many records the
+/// header allows.
+struct Records<'a, R> {
+    roles: &'a [R],
     k: usize,
     rec: u64,
-    claimed_nodes: u64,
+    claimed: u64,
+}
+
+impl<'a, R: Copy> Records<'a, R> {
+    fn new(roles: &'a [R], claimed: u64) -> Self {
+        Records { roles, k: 0, rec: 0, claimed }
+    }
+
+    /// The role of the value arriving now; refuses a record beyond the claimed count.
+    #[inline(always)]
+    fn role(&self, what: &str) -> Result<R, String> {
+        if self.k == 0 && self.rec >= self.claimed {
+            return Err(too_many(what, self.claimed));
+        }
+        Ok(self.roles[self.k])
+    }
+
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.k += 1;
+        if self.k == self.roles.len() {
+            self.k = 0;
+            self.rec += 1;
+        }
+    }
+
+    /// At the array's end: a record cut short is an error.
+    fn finish<In: Read>(&self, lx: &Lexer<'_, In>, what: &str) -> Result<(), ReadError> {
+        if self.k == 0 {
+            return Ok(());
+        }
+        let article = if what.starts_with('e') { "an" } else { "a" };
+        Err(lx.err(format!("\"{what}s\" ends in the middle of {article} {what} ({} of its {} fields)", self.k, self.roles.len())))
+    }
+}
+
+struct NodeSink<'a> {
+    at: Records<'a, NodeRole>,
     claimed_edges: u64,
     type_count: u64,
     edges_so_far: u64,
@@ -267,26 +298,24 @@ struct NodeSink<'a> {
 impl Sink for NodeSink<'_> {
     #[inline(always)]
     fn value(&mut self, v: u64) -> Result<(), String> {
-        if self.k == 0 && self.rec >= self.claimed_nodes {
-            return Err(too_many("nodes", self.claimed_nodes));
-        }
-        match self.roles[self.k] {
+        let rec = self.at.rec;
+        match self.at.role("nodes")? {
             NodeRole::Type => {
                 if v >= self.type_count {
-                    return Err(bad_type("node", self.rec, v, self.type_count));
+                    return Err(bad_type("node", rec, v, self.type_count));
                 }
                 self.node_type.push(v as u8);
             }
             NodeRole::Name => match u32::try_from(v) {
                 Ok(name) => self.node_name.push(name),
-                Err(_) => return Err(bad_name(self.rec, v)),
+                Err(_) => return Err(bad_name(rec, v)),
             },
             role @ (NodeRole::Id | NodeRole::Size) => {
                 let (col, tag) = if role == NodeRole::Id { (&mut *self.node_id, 0) } else { (&mut *self.self_size, 1) };
                 match u32::try_from(v) {
                     Ok(small) if small != u32::MAX => col.push(small),
                     _ => {
-                        self.wide.push((self.rec as u32, tag, v));
+                        self.wide.push((rec as u32, tag, v));
                         col.push(u32::MAX);
                     }
                 }
@@ -300,20 +329,13 @@ impl Sink for NodeSink<'_> {
             }
             NodeRole::Other => {}
         }
-        self.k += 1;
-        if self.k == self.roles.len() {
-            self.k = 0;
-            self.rec += 1;
-        }
+        self.at.advance();
         Ok(())
     }
 }
 
 struct EdgeSink<'a> {
-    roles: &'a [EdgeRole],
-    k: usize,
-    rec: u64,
-    claimed_edges: u64,
+    at: Records<'a, EdgeRole>,
     type_count: u64,
     nf: u64,
     node_values: u64,
@@ -325,33 +347,27 @@ struct EdgeSink<'a> {
 impl Sink for EdgeSink<'_> {
     #[inline(always)]
     fn value(&mut self, v: u64) -> Result<(), String> {
-        if self.k == 0 && self.rec >= self.claimed_edges {
-            return Err(too_many("edges", self.claimed_edges));
-        }
-        match self.roles[self.k] {
+        let rec = self.at.rec;
+        match self.at.role("edges")? {
             EdgeRole::Type => {
                 if v >= self.type_count {
-                    return Err(bad_type("edge", self.rec, v, self.type_count));
+                    return Err(bad_type("edge", rec, v, self.type_count));
                 }
                 self.edge_type.push(v as u8);
             }
             EdgeRole::Name => match u32::try_from(v) {
                 Ok(name) => self.edge_name.push(name),
-                Err(_) => return Err(bad_edge_name(self.rec, v)),
+                Err(_) => return Err(bad_edge_name(rec, v)),
             },
             EdgeRole::To => {
                 if !v.is_multiple_of(self.nf) || v >= self.node_values {
-                    return Err(bad_target(self.rec, v, self.node_values));
+                    return Err(bad_target(rec, v, self.node_values));
                 }
                 self.edge_to.push((v / self.nf) as u32);
             }
             EdgeRole::Other => {}
         }
-        self.k += 1;
-        if self.k == self.roles.len() {
-            self.k = 0;
-            self.rec += 1;
-        }
+        self.at.advance();
         Ok(())
     }
 }
@@ -408,12 +424,8 @@ fn read_edges<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     s.edge_type.reserve_exact(reserve);
     s.edge_name.reserve_exact(reserve);
     s.edge_to.reserve_exact(reserve);
-    let ef = roles.len();
     let mut sink = EdgeSink {
-        roles: &roles,
-        k: 0,
-        rec: 0,
-        claimed_edges,
+        at: Records::new(&roles, claimed_edges),
         type_count,
         nf,
         node_values,
@@ -422,11 +434,7 @@ fn read_edges<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
         edge_to: &mut s.edge_to,
     };
     lx.numbers(&mut sink)?;
-    let k = sink.k;
-    if k != 0 {
-        return Err(lx.err(format!("\"edges\" ends in the middle of an edge ({k} of its {ef} fields)")));
-    }
-    Ok(())
+    sink.at.finish(lx, "edge")
 }
 
 fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
@@ -569,6 +577,14 @@ impl<'p, R: Read> Lexer<'p, R> {
         Lexer { input, buf: vec![0; 1 << 20], pos: 0, len: 0, consumed: 0, eof: false, progress, next_report: PROGRESS_STEP }
     }
 
+    /// Tells `progress` how far the input is read, every PROGRESS_STEP bytes.
+    fn report_progress(&mut self) {
+        if self.consumed >= self.next_report {
+            (self.progress)(self.consumed);
+            self.next_report = self.consumed + PROGRESS_STEP;
+        }
+    }
+
     fn offset(&self) -> u64 {
         self.consumed + self.pos as u64
     }
@@ -591,10 +607,7 @@ impl<'p, R: Read> Lexer<'p, R> {
         self.consumed += self.len as u64;
         self.pos = 0;
         self.len = 0;
-        if self.consumed >= self.next_report {
-            (self.progress)(self.consumed);
-            self.next_report = self.consumed + PROGRESS_STEP;
-        }
+        self.report_progress();
         loop {
             match self.input.read(&mut self.buf) {
                 Ok(n) => {
@@ -680,10 +693,7 @@ impl<'p, R: Read> Lexer<'p, R> {
             self.len -= self.pos;
             self.pos = 0;
         }
-        if self.consumed >= self.next_report {
-            (self.progress)(self.consumed);
-            self.next_report = self.consumed + PROGRESS_STEP;
-        }
+        self.report_progress();
         while self.len < want && !self.eof {
             match self.input.read(&mut self.buf[self.len..]) {
                 Ok(0) => self.eof = true,
