@@ -89,7 +89,7 @@ function main(argv) {
     else if (command === 'diff') report = memwatch.diffSnapshots(a, b, opts);
     else report = memwatch.findLeaks(a, b, c, opts);
     if (o.html) {
-      const written = require('./report-html.js').writeHtml(o.html, { kind: command, report, files: o.files });
+      const written = require('./lib/report/html.js').writeHtml(o.html, { kind: command, report, files: o.files });
       console.error(`memwatch-rs: HTML report written to ${written}`);
     }
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');

@@ -124,7 +124,7 @@ declare namespace memwatch {
   }
 
   interface HeapDiffWithRetainers extends HeapDiffResult {
-    /** Only with `new HeapDiff({ retainers: n })`: for up to n classes that grew most. */
+    /** With `new HeapDiff({ retainers: n })`: for up to n classes that grew most (empty for n = 0). */
     retainers: RetainerSample[];
   }
 
@@ -133,15 +133,19 @@ declare namespace memwatch {
     retainers?: number;
   }
 
-  /** memwatch's heap diff: `new HeapDiff()` snapshots the heap (after a full GC). */
-  interface HeapDiff {
+  /**
+   * memwatch's heap diff: `new HeapDiff()` snapshots the heap (after a full GC). `R` is what
+   * `end()` returns: with a `retainers` option the result carries `retainers`.
+   */
+  interface HeapDiff<R extends HeapDiffResult = HeapDiffResult> {
     /** Snapshots the heap again and returns what changed. Throws if called twice. */
-    end(): HeapDiffResult | HeapDiffWithRetainers;
+    end(): R;
   }
 
   interface HeapDiffConstructor {
-    new (options?: HeapDiffOptions): HeapDiff;
-    readonly prototype: HeapDiff;
+    new (options: HeapDiffOptions & { retainers: number }): HeapDiff<HeapDiffWithRetainers>;
+    new (options?: HeapDiffOptions): HeapDiff<HeapDiffResult>;
+    readonly prototype: HeapDiff<HeapDiffResult>;
   }
 
   interface SnapshotEvent {

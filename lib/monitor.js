@@ -1,0 +1,145 @@
+'use strict';
+// The monitor and its events: the one EventEmitter users hold ('stats', 'leak', 'snapshot'),
+// the GC hook's lifecycle (installed with the first 'stats'/'leak' listener or leak consumer,
+// removed with the last), the delivery of native events, the leak options and the post-GC
+// history kept for reports. Not here: HeapDiff, snapshots, analysis (their own modules).
+
+const { EventEmitter } = require('node:events');
+const native = require('./native.js');
+
+const STATS_FIELDS = native.statsFieldNames();
+const EVENT_STATS = 0;
+const EVENT_LEAK = 1;
+const MONITORED = new Set(['stats', 'leak']);
+
+const memwatch = new EventEmitter();
+
+// Other modules that act on heap leaks without a JS listener (snapshotOnLeak): each is called
+// with the leak object and keeps the hook and leak sampling on while registered.
+const leakConsumers = new Set();
+
+// The post-GC heap over time, for reports: the last HISTORY_SIZE full GCs seen while
+// monitoring. A few numbers per GC.
+const HISTORY_SIZE = 2000;
+const history = [];
+
+function deliver(kind, values, reason) {
+  if (kind === EVENT_STATS) {
+    const stats = {};
+    for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
+    if (history.length === HISTORY_SIZE) history.shift();
+    history.push({
+      time: Date.now(),
+      current_base: stats.current_base,
+      estimated_base: stats.estimated_base,
+      used_heap_size: stats.used_heap_size,
+    });
+    if (memwatch.listenerCount('stats') > 0) memwatch.emit('stats', stats);
+  } else if (kind === EVENT_LEAK) {
+    const leak = leakFromNative(values, reason);
+    if (memwatch.listenerCount('leak') > 0) memwatch.emit('leak', leak);
+    for (const consumer of leakConsumers) consumer(leak);
+  }
+}
+
+/** The 'leak' event object from the native values `[start, end, growth]`. */
+function leakFromNative(values, reason) {
+  return { start: new Date(values[0]), end: new Date(values[1]), growth: values[2], reason };
+}
+
+function leakWatchWanted() {
+  return memwatch.listenerCount('leak') > 0 || leakConsumers.size > 0;
+}
+
+// The GC hook exists only while someone listens: an idle memwatch costs nothing.
+function updateMonitoring() {
+  const wanted = memwatch.listenerCount('stats') > 0 || leakWatchWanted();
+  if (wanted) {
+    if (!native.isMonitoring()) native.startMonitor(deliver);
+    native.setLeakWatch(leakWatchWanted());
+  } else if (native.isMonitoring()) {
+    native.stopMonitor();
+  }
+}
+memwatch.on('newListener', (event) => {
+  if (!MONITORED.has(event)) return;
+  if (!native.isMonitoring()) native.startMonitor(deliver);
+  if (event === 'leak') native.setLeakWatch(true);
+});
+memwatch.on('removeListener', (event) => {
+  if (MONITORED.has(event)) updateMonitoring();
+});
+
+/** Registers (or with `false`, removes) a leak consumer; see `leakConsumers`. */
+function setLeakConsumer(consumer, on) {
+  if (on) leakConsumers.add(consumer);
+  else leakConsumers.delete(consumer);
+  updateMonitoring();
+}
+
+/** Post-GC heap samples `{ time, current_base, estimated_base, used_heap_size }` (oldest first). */
+function statsHistory() {
+  return history.slice();
+}
+
+/** Forces a full, synchronous garbage collection; no --expose-gc needed. */
+function gc() {
+  native.gc();
+}
+
+const OPTION_LIMITS = {
+  consecutiveGrowths: { min: 1, max: 1000 },
+  highWaterWindow: { min: 0, max: 100000 },
+  recentPeriod: { min: 1, max: 100000 },
+  ancientPeriod: { min: 1, max: 100000 },
+  sampleGrowthPercent: { min: 0, max: 10000 },
+  sampleIntervalMs: { min: 0, max: 86400000 },
+  backToBackBytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
+};
+const OPTION_NAMES = Object.keys(OPTION_LIMITS);
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
+  if (typeof value === 'number') return String(value);
+  return `a ${typeof value}`;
+}
+
+function publicOptions(o) {
+  const out = {};
+  for (const key of OPTION_NAMES) out[key] = o[key];
+  return out;
+}
+
+/** The leak rule and estimator settings in force. */
+function getOptions() {
+  return publicOptions(native.getOptions());
+}
+
+/**
+ * Changes the leak rule / estimator settings (any subset). Validates everything before changing
+ * anything; the estimator and the leak detector start over. Returns the settings now in force.
+ */
+function setOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError("memwatch.setOptions: expected an options object, e.g. { consecutiveGrowths: 5 }");
+  }
+  const next = native.getOptions();
+  for (const [key, value] of Object.entries(options)) {
+    const limit = OPTION_LIMITS[key];
+    if (!limit) {
+      throw new TypeError(`memwatch.setOptions: unknown option "${key}"; known options: ${OPTION_NAMES.join(', ')}`);
+    }
+    if (typeof value !== 'number') {
+      throw new TypeError(`memwatch.setOptions: "${key}" must be an integer from ${limit.min} to ${limit.max}, got ${describe(value)}`);
+    }
+    if (!Number.isInteger(value) || value < limit.min || value > limit.max) {
+      throw new RangeError(`memwatch.setOptions: "${key}" must be an integer from ${limit.min} to ${limit.max}, got ${describe(value)}`);
+    }
+    next[key] = value;
+  }
+  native.setOptions(next);
+  return getOptions();
+}
+
+module.exports = { memwatch, gc, statsHistory, getOptions, setOptions, setLeakConsumer };

@@ -1,0 +1,135 @@
+'use strict';
+// Heap snapshots on demand and their triggers: `writeSnapshot` (0600, complete or not at all),
+// `snapshotOnSignal`, `snapshotOnLeak` (rate-limited, newest few kept, optional HTML report),
+// and `htmlReport` (analyse a snapshot into one self-contained page).
+
+const fs = require('node:fs');
+const path = require('node:path');
+const native = require('./native.js');
+const { memwatch, statsHistory, setLeakConsumer } = require('./monitor.js');
+const { analyze } = require('./analysis.js');
+
+let leakSnapshots = null; // options of snapshotOnLeak, when on
+
+let snapshotSeq = 0;
+function defaultSnapshotName(prefix = 'Heap') {
+  const d = new Date();
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}.${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  snapshotSeq += 1;
+  return `${prefix}.${stamp}.${process.pid}.${p(snapshotSeq, 3)}.heapsnapshot`;
+}
+
+/**
+ * Writes a heap snapshot of this thread's heap (V8 runs a full GC first) and returns its
+ * absolute path. The file is created with mode 0600 (heaps hold secrets) and appears under
+ * its name only once complete. Default name: Heap.<date>.<time>.<pid>.<seq>.heapsnapshot in
+ * the current directory; a directory as `file` puts the default name there.
+ */
+function writeSnapshot(file) {
+  if (file !== undefined && (typeof file !== 'string' || file === '')) {
+    throw new TypeError('memwatch.writeSnapshot: expected a file path (or nothing for a default name)');
+  }
+  let target = file === undefined ? defaultSnapshotName() : file;
+  if (file !== undefined && fs.existsSync(file) && fs.statSync(file).isDirectory()) target = path.join(file, defaultSnapshotName());
+  return native.writeSnapshot(path.resolve(target));
+}
+
+const signalHandlers = new Map();
+
+/**
+ * Opt-in: writes a snapshot whenever this process receives `signal` (default 'SIGUSR2'), into
+ * `options.dir` (default: the current directory), and prints its path on stderr. Off unless
+ * called (unlike heapdump). Returns a function that turns it off again.
+ */
+function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
+  const os = require('node:os');
+  if (typeof signal !== 'string' || !(signal in os.constants.signals) || ['SIGKILL', 'SIGSTOP'].includes(signal)) {
+    throw new TypeError(`memwatch.snapshotOnSignal: "${signal}" is not a signal this process can catch`);
+  }
+  if (options === null || typeof options !== 'object') throw new TypeError('memwatch.snapshotOnSignal: options must be an object');
+  const dir = options.dir === undefined ? process.cwd() : options.dir;
+  if (typeof dir !== 'string' || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new TypeError(`memwatch.snapshotOnSignal: "dir" must be an existing directory, got ${String(dir)}`);
+  }
+  if (signalHandlers.has(signal)) process.removeListener(signal, signalHandlers.get(signal));
+  const handler = () => {
+    try {
+      const written = writeSnapshot(path.join(dir, defaultSnapshotName()));
+      process.stderr.write(`memwatch-rs: heap snapshot written to ${written}\n`);
+      memwatch.emit('snapshot', { path: written, trigger: signal });
+    } catch (e) {
+      process.stderr.write(`${e.message}\n`);
+    }
+  };
+  signalHandlers.set(signal, handler);
+  process.on(signal, handler);
+  return function stop() {
+    if (signalHandlers.get(signal) === handler) {
+      process.removeListener(signal, handler);
+      signalHandlers.delete(signal);
+    }
+  };
+}
+
+/**
+ * Opt-in: when 'leak' fires, write a snapshot (and with `report: true` an HTML report of it,
+ * with the heap over time) into `dir`, at most once per `minIntervalMs` (default 10 minutes),
+ * keeping the newest `keep` (default 3) of these snapshots. Emits 'snapshot' with the path.
+ * Works with or without a 'leak' listener. `snapshotOnLeak(false)` turns it off.
+ */
+function snapshotOnLeak(options = {}) {
+  if (options === false || options === null) {
+    leakSnapshots = null;
+    setLeakConsumer(snapshotForLeak, false);
+    return;
+  }
+  if (typeof options !== 'object') throw new TypeError('memwatch.snapshotOnLeak: expected an options object or false');
+  const o = { dir: process.cwd(), keep: 3, minIntervalMs: 10 * 60 * 1000, report: false, ...options };
+  if (typeof o.dir !== 'string' || !fs.existsSync(o.dir) || !fs.statSync(o.dir).isDirectory()) {
+    throw new TypeError(`memwatch.snapshotOnLeak: "dir" must be an existing directory, got ${String(o.dir)}`);
+  }
+  if (!Number.isInteger(o.keep) || o.keep < 1 || o.keep > 1000) throw new RangeError('memwatch.snapshotOnLeak: "keep" must be an integer from 1 to 1000');
+  if (!Number.isInteger(o.minIntervalMs) || o.minIntervalMs < 0) throw new RangeError('memwatch.snapshotOnLeak: "minIntervalMs" must be a non-negative integer');
+  leakSnapshots = { dir: path.resolve(o.dir), keep: o.keep, minIntervalMs: o.minIntervalMs, report: Boolean(o.report), last: 0 };
+  setLeakConsumer(snapshotForLeak, true);
+}
+
+const LEAK_PREFIX = 'memwatch-leak';
+
+function snapshotForLeak(leak) {
+  const o = leakSnapshots;
+  const now = Date.now();
+  if (o.last && now - o.last < o.minIntervalMs) return;
+  o.last = now;
+  try {
+    const written = writeSnapshot(path.join(o.dir, defaultSnapshotName(LEAK_PREFIX)));
+    let report;
+    if (o.report) report = htmlReport(written, `${written.replace(/\.heapsnapshot$/, '')}.html`, { stats: statsHistory() });
+    // Keep the newest `keep` of our own leak snapshots (and their reports).
+    const ours = fs
+      .readdirSync(o.dir)
+      .filter((f) => f.startsWith(`${LEAK_PREFIX}.`) && f.endsWith('.heapsnapshot'))
+      .map((f) => ({ f, t: fs.statSync(path.join(o.dir, f)).mtimeMs }))
+      .sort((a, b) => b.t - a.t || (a.f < b.f ? 1 : -1));
+    for (const { f } of ours.slice(o.keep)) {
+      fs.rmSync(path.join(o.dir, f), { force: true });
+      fs.rmSync(path.join(o.dir, f.replace(/\.heapsnapshot$/, '.html')), { force: true });
+    }
+    memwatch.emit('snapshot', { path: written, report, trigger: 'leak', leak });
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+  }
+}
+
+/**
+ * Analyses `snapshot` and writes a self-contained HTML report to `htmlFile` (treemap, classes,
+ * suspects with retainer paths; with `options.stats`, the heap over time). Returns its path.
+ */
+function htmlReport(snapshot, htmlFile, options = {}) {
+  if (typeof htmlFile !== 'string' || htmlFile === '') throw new TypeError('memwatch.htmlReport: expected an output file path');
+  const report = analyze(snapshot, { top: options.top === undefined ? 50 : options.top });
+  return require('./report/html.js').writeHtml(htmlFile, { kind: 'analyze', report, files: [snapshot], stats: options.stats || null });
+}
+
+module.exports = { writeSnapshot, snapshotOnSignal, snapshotOnLeak, htmlReport };
