@@ -60,16 +60,32 @@ declare namespace memwatch {
     gcMinorMarkSweepTime: number;
   }
 
-  /** Emitted when the heap base grew over `consecutiveGrowths` (default 5) consecutive full GCs. */
+  /**
+   * Emitted when the heap keeps growing: by default when the trend detector sees the post-GC
+   * heap's floor rise steadily (see `Options.detector`); once per leak episode, again at most
+   * every `leakReminderMs` while it goes on.
+   */
   interface LeakInfo {
-    /** Time of the first growth of the streak. */
+    /** Start of the growth (the trend's window, or the first growth of memwatch's streak). */
     start: Date;
-    /** Time of the GC that completed the streak. */
+    /** Time of the GC that decided. */
     end: Date;
     /** Heap growth from start to end, bytes. */
     growth: number;
-    /** e.g. `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr` */
+    /**
+     * e.g. `heap grew 14.2 mb in 41s (20.78 mb/min, steady over 37 full GCs); at this rate it
+     * reaches its 4096 mb limit in 3h 12m`, or memwatch's `heap growth over 5 consecutive GCs
+     * (20s) - 11.67 mb/hr` with `detector: 'memwatch'`.
+     */
     reason: string;
+    /** Growth rate of the trend, bytes per second. */
+    rate: number;
+    /** V8's heap limit, bytes. */
+    heapLimit: number;
+    /** Seconds until the heap reaches heapLimit at this rate; null if it never does. */
+    timeToLimit: number | null;
+    /** What leaks: 'heap' for the heap. */
+    kind: 'heap';
   }
 
   interface HeapDiffTotals {
@@ -108,8 +124,22 @@ declare namespace memwatch {
   interface RetainerStep {
     /** The edge into the object: a property name, or `[i]` for an element. */
     edge: string;
+    /** What the object is, as DevTools names it: its class, `onTick()` for a closure, `(Stack roots)` for a GC root. */
     className: string;
     id: number;
+  }
+
+  /** A source location, 1-based; `script` relative to the directory the snapshot's scripts share. */
+  interface SourceLocation {
+    script: string;
+    line: number;
+    column: number;
+  }
+
+  /** What a container or a group is made of: `what` is e.g. `onTick() at app/home.js:34:18`. */
+  interface MadeOf {
+    what: string;
+    count: number;
   }
 
   /** For a class that grew: its newest new instance and how a GC root holds it. */
@@ -121,6 +151,8 @@ declare namespace memwatch {
     /** Leaf first: "RequestLog @123 <- [1234] in Array @45 <- logs in Object @67 <- ...". */
     path: string;
     steps: RetainerStep[];
+    /** `file:line:col` of the sample's constructor (or function, for a closure); null when V8 recorded none. */
+    location: string | null;
   }
 
   interface HeapDiffWithRetainers extends HeapDiffResult {
@@ -186,6 +218,8 @@ declare namespace memwatch {
     removedSize: number;
     countDelta: number;
     sizeDelta: number;
+    /** What the new objects are beyond the class (closures by function, located constructors), most first. */
+    madeOf: MadeOf[];
   }
 
   interface SnapshotDiff {
@@ -199,6 +233,10 @@ declare namespace memwatch {
     /** The path to the leaked objects, element indices generalised. */
     signature: string;
     className: string;
+    /** Where the sample's constructor (or function) is defined; null when V8 recorded none. */
+    location: SourceLocation | null;
+    /** What the group's leaked objects are, by function or located class, most first. */
+    madeOf: MadeOf[];
     /** Leaked objects at the end of this path. */
     count: number;
     /** Leaked objects in all, these and those only they hold. */
@@ -235,6 +273,16 @@ declare namespace memwatch {
   }
 
   interface Options {
+    /**
+     * Which rule decides 'leak': 'trend' (default: a robust trend test on the post-GC heap's
+     * floor, at time scales from 20 s to ~85 min) or 'memwatch' (memwatch's rule: the base grew
+     * over consecutiveGrowths full GCs in a row, with the highWaterWindow guard).
+     */
+    detector: 'trend' | 'memwatch';
+    /** While one leak episode goes on, 'leak' is emitted again at most this often, ms (default 1800000; 0: never). */
+    leakReminderMs: number;
+    /** The trend detector tests no window that begins within this long of the first GC it sees, ms (default 180000). */
+    leakWarmupMs: number;
     /** Growths in a row that make a 'leak' (default 5). */
     consecutiveGrowths: number;
     /** The last consecutiveGrowths bases must all top every base of this many full GCs before them (default 120; 0: off). */
@@ -254,6 +302,10 @@ declare namespace memwatch {
   interface AnalyzedObject {
     id: number;
     className: string;
+    /** As DevTools names it: `onTick()` for a closure, the class otherwise. */
+    name: string;
+    /** Its function's or constructor's location; null when V8 recorded none. */
+    location: SourceLocation | null;
     selfSize: number;
     retainedSize: number;
   }
@@ -269,6 +321,8 @@ declare namespace memwatch {
       percent: number;
       /** Down the dominator tree, each step holding most of the previous one's memory. */
       mainlyIn: AnalyzedObject[];
+      /** What the last of mainlyIn (or the object) holds: its dominated objects by what they are, largest first. */
+      holds: { what: string; count: number; retainedSize: number }[];
       /** Shortest path from the root, root side first. */
       retainerPath: { edge: string; object: AnalyzedObject }[];
     }[];

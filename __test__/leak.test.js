@@ -1,10 +1,13 @@
 'use strict';
-// The 'leak' event, deterministic: batches of retained objects with memwatch.gc() between them
-// (the pattern of a test harness). The natural-GC scenarios live in bench/scenarios
-// (`npm run scenarios`), because they take minutes.
+// The 'leak' event: batches of retained objects with memwatch.gc() between them (the pattern of
+// a test harness), under the default trend detector and under memwatch's rule; and programs with
+// natural GCs only, leaking and not. The long natural-GC scenarios live in bench/scenarios
+// (`npm run scenarios`) and the detector's table in the core's replay harness.
 const test = require('node:test');
 const assert = require('node:assert');
 const v8 = require('node:v8');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
 
 const memwatch = require('..');
 const { settle } = require('./helpers');
@@ -46,9 +49,70 @@ async function harness(rounds, batch, keepBatches) {
   return { leaks, bases, kept };
 }
 
-test('a harness leaking between gc() calls gets exactly one leak, on the 5th growth', async () => {
+const MEMWATCH_RULE = { detector: 'memwatch' };
+const DEFAULTS = memwatch.getOptions();
+
+test('the trend detector is the default; memwatch\'s rule is an option', () => {
+  assert.strictEqual(DEFAULTS.detector, 'trend');
+  assert.strictEqual(DEFAULTS.leakReminderMs, 30 * 60 * 1000);
+  assert.strictEqual(DEFAULTS.leakWarmupMs, 180000);
+  assert.strictEqual(memwatch.setOptions(MEMWATCH_RULE).detector, 'memwatch');
+  assert.strictEqual(memwatch.setOptions({ detector: 'trend' }).detector, 'trend');
+  assert.throws(() => memwatch.setOptions({ detector: 'magic' }), { name: 'TypeError', message: /"detector" must be one of 'trend', 'memwatch', got a string \("magic"\)/ });
+  assert.throws(() => memwatch.setOptions({ leakReminderMs: '5' }), { name: 'TypeError', message: /got a string/ });
+  assert.throws(() => memwatch.setOptions({ leakReminderMs: -1 }), RangeError);
+  assert.deepStrictEqual(memwatch.getOptions(), DEFAULTS, 'a refused change changes nothing');
+});
+
+test('trend: a harness leaking between gc() calls gets one leak within 10 calls, with rate and time to the limit', async () => {
+  const { leaks, bases } = await harness(20, 20000, true);
+  assert.strictEqual(leaks.length, 1, `one episode, one event: ${leaks.map((l) => l.round)}`);
+  const { info, round } = leaks[0];
+  assert.ok(round <= 10, `caught at call ${round}`);
+  assert.ok(info.start instanceof Date && info.end instanceof Date && info.start < info.end);
+  const seconds = (info.end - info.start) / 1000;
+  const retained = bases[round] - bases[round - 7];
+  assert.ok(Math.abs(info.growth - retained) <= 0.25 * retained, `growth ${info.growth} vs retained ${retained}`);
+  assert.ok(Math.abs(info.rate - info.growth / seconds) <= 0.25 * info.rate, `rate ${info.rate} B/s over ${seconds} s`);
+  assert.strictEqual(info.heapLimit, v8.getHeapStatistics().heap_size_limit);
+  const expected = (info.heapLimit - bases[round]) / info.rate;
+  assert.ok(Math.abs(info.timeToLimit - expected) <= 0.25 * expected, `timeToLimit ${info.timeToLimit} vs ${expected}`);
+  assert.strictEqual(info.kind, 'heap');
+  assert.deepStrictEqual(Object.keys(info).sort(), ['end', 'growth', 'heapLimit', 'kind', 'rate', 'reason', 'start', 'timeToLimit']);
+  assert.match(info.reason, /^heap grew [\d.]+ (kb|mb) in \d+s \([\d.]+ (kb|mb)\/min, steady over \d+ full GCs\); at this rate it reaches its [\d.]+ (mb|gb) limit in (\d+[dhm] )?\d+[hms]$/);
+});
+
+test('trend: a steady gc() loop keeping nothing raises no leak in 200 calls', async () => {
+  const { leaks } = await harness(200, 20000, false);
+  assert.strictEqual(leaks.length, 0);
+});
+
+/** Runs __test__/fixtures/natural-gc.js: natural GCs only, for `seconds`. */
+function natural(mode, seconds, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'natural-gc.js'), mode, String(seconds), JSON.stringify(options)]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`exit ${code}: ${err}`))));
+  });
+}
+
+test('trend, natural GCs only: a leaking program is caught, the same program without the leak is not', async () => {
+  // Warm-up shortened so the test takes seconds, not minutes; the detector is otherwise the default.
+  const [leaking, steady] = await Promise.all([natural('leak', 30, { leakWarmupMs: 5000 }), natural('steady', 30, { leakWarmupMs: 5000 })]);
+  assert.ok(leaking.leaks.length >= 1, `no leak in ${leaking.fullGcs} full GCs`);
+  assert.ok(leaking.leaks[0].at < 28, `caught after ${leaking.leaks[0].at} s`);
+  assert.ok(leaking.leaks[0].rate > 0 && leaking.leaks[0].growth > 0);
+  assert.strictEqual(steady.leaks.length, 0, `false alarm: ${JSON.stringify(steady.leaks[0])}`);
+  assert.ok(steady.fullGcs >= 10, `the control saw ${steady.fullGcs} full GCs`);
+});
+
+test('memwatch rule: a harness leaking between gc() calls gets exactly one leak, on the 5th growth', async () => {
   // No extra samples: this is the bare rule, one sample per gc() call.
-  memwatch.setOptions({ sampleGrowthPercent: 0 });
+  memwatch.setOptions({ ...MEMWATCH_RULE, sampleGrowthPercent: 0 });
   try {
     const { leaks, bases } = await harness(7, 20000, true);
     assert.strictEqual(leaks.length, 1, `leak events: ${leaks.length}`);
@@ -63,34 +127,34 @@ test('a harness leaking between gc() calls gets exactly one leak, on the 5th gro
     assert.ok(Math.abs(info.growth - retained) <= 0.1 * retained, `growth ${info.growth} vs retained ${retained}`);
     assert.match(info.reason, /^heap growth over 5 consecutive GCs \((\d+h )?(\d+m )?\d+s\) - -?[\d.]+ (bytes|kb|mb)\/hr$/);
   } finally {
-    memwatch.setOptions({ sampleGrowthPercent: 25 });
+    memwatch.setOptions(DEFAULTS);
   }
 });
 
-test('with default options the harness is caught within 5 gc() calls', async () => {
-  const { leaks } = await harness(5, 20000, true);
-  assert.ok(leaks.length >= 1, 'caught');
+test('memwatch rule: the harness is caught within 5 gc() calls; a loop keeping nothing is not', async () => {
+  memwatch.setOptions(MEMWATCH_RULE);
+  try {
+    assert.ok((await harness(5, 20000, true)).leaks.length >= 1, 'caught');
+    assert.strictEqual((await harness(12, 20000, false)).leaks.length, 0);
+  } finally {
+    memwatch.setOptions(DEFAULTS);
+  }
 });
 
-test('a loop of the same length that keeps nothing raises no leak', async () => {
-  const { leaks } = await harness(12, 20000, false);
-  assert.strictEqual(leaks.length, 0);
-});
-
-test('consecutiveGrowths is honoured and named in the reason', async () => {
-  memwatch.setOptions({ consecutiveGrowths: 3, sampleGrowthPercent: 0 });
+test('memwatch rule: consecutiveGrowths is honoured and named in the reason', async () => {
+  memwatch.setOptions({ ...MEMWATCH_RULE, consecutiveGrowths: 3, sampleGrowthPercent: 0 });
   try {
     const { leaks } = await harness(4, 20000, true);
     assert.strictEqual(leaks.length, 1);
     assert.strictEqual(leaks[0].round, 3);
     assert.match(leaks[0].info.reason, /^heap growth over 3 consecutive GCs/);
   } finally {
-    memwatch.setOptions({ consecutiveGrowths: 5, sampleGrowthPercent: 25 });
+    memwatch.setOptions(DEFAULTS);
   }
 });
 
 test('HeapDiff GCs do not feed the leak detector', async () => {
-  memwatch.setOptions({ sampleGrowthPercent: 0 });
+  memwatch.setOptions({ ...MEMWATCH_RULE, sampleGrowthPercent: 0 });
   const leaks = [];
   const onLeak = (info) => leaks.push(info);
   memwatch.on('leak', onLeak);
@@ -107,6 +171,6 @@ test('HeapDiff GCs do not feed the leak detector', async () => {
     assert.strictEqual(leaks.length, 0, '4 growths plus HeapDiff GCs are not 5 growths');
   } finally {
     memwatch.removeListener('leak', onLeak);
-    memwatch.setOptions({ sampleGrowthPercent: 25 });
+    memwatch.setOptions(DEFAULTS);
   }
 });

@@ -102,7 +102,7 @@ test('snapshotOnLeak: a leak writes a snapshot (and report), rate-limited, keepi
   const dir = tmpdir('onleak');
   const r = runNode(
     `const m = require('.');
-     m.setOptions({ sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
+     m.setOptions({ detector: 'memwatch', sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
      m.snapshotOnLeak({ dir: ${JSON.stringify(dir)}, keep: 2, minIntervalMs: 0, report: true });
      m.on('stats', () => {});
      const events = [];
@@ -142,7 +142,7 @@ test('snapshotOnLeak: a leak writes a snapshot (and report), rate-limited, keepi
   const dir2 = tmpdir('onleak-rate');
   const r2 = runNode(
     `const m = require('.');
-     m.setOptions({ sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
+     m.setOptions({ detector: 'memwatch', sampleGrowthPercent: 0, consecutiveGrowths: 2, highWaterWindow: 0 });
      m.snapshotOnLeak({ dir: ${JSON.stringify(dir2)} });
      let leaks = 0; m.on('leak', () => leaks++);
      const kept = [];
@@ -165,6 +165,13 @@ test('snapshotOnLeak: a leak writes a snapshot (and report), rate-limited, keepi
   await settle(10);
 });
 
+// Lines (1-based) of the fixture's forgotten listener and of its cache entry class.
+const FIXTURE_LINES = fs.readFileSync(path.join(__dirname, 'fixtures', 'leaky-service.js'), 'utf8').split('\n');
+const LISTENER_LINE = FIXTURE_LINES.findIndex((l) => l.includes('function onShutdown')) + 1;
+const ENTRY_LINE = FIXTURE_LINES.findIndex((l) => l.includes('class CacheEntry')) + 1;
+const AT_LISTENER = `onShutdown\\(\\) at (.*/)?leaky-service\\.js:${LISTENER_LINE}:\\d+`;
+const AT_ENTRY = `(.*/)?leaky-service\\.js:${ENTRY_LINE}:\\d+`;
+
 test('diff: the classes a leaky service accumulates, by node id', () => {
   const [base, , final] = leakySnapshots();
   const d = memwatch.diffSnapshots(base, final, { top: 50 });
@@ -176,9 +183,15 @@ test('diff: the classes a leaky service accumulates, by node id', () => {
   assert.ok(d.after.nodes > d.before.nodes);
   for (let i = 1; i < d.classes.length; i++) assert.ok(d.classes[i - 1].sizeDelta >= d.classes[i].sizeDelta, 'largest growth first');
 
+  // Rows say what they are made of: the closures by function and line, classes by constructor.
+  assert.match(row('(closure)').madeOf[0].what, new RegExp(`^${AT_LISTENER}$`));
+  assert.ok(row('(closure)').madeOf[0].count >= 6000);
+  assert.match(row('CacheEntry').madeOf[0].what, new RegExp(`^CacheEntry at ${AT_ENTRY}$`));
+
   const text = cli('diff', base, final, '--top', '5');
   assert.strictEqual(text.status, 0, text.stderr);
   assert.match(text.stdout, /CacheEntry +6,000 +0 +\+6,000/);
+  assert.match(text.stdout, new RegExp(`new: 6,\\d{3} x ${AT_LISTENER}`));
 });
 
 test('leaks: the three-snapshot technique names the unbounded cache and the forgotten listener', () => {
@@ -198,10 +211,20 @@ test('leaks: the three-snapshot technique names the unbounded cache and the forg
   // A sample path runs from a root through the container to one instance.
   assert.deepStrictEqual(cache.sampleSteps.slice(-3).map((s) => s.className), ['Map', '(array)', 'CacheEntry']);
 
+  // ... and which line: the listener group is made of onShutdown() closures from line 15, the
+  // cache group's class is defined on line 8.
+  assert.match(listener.madeOf[0].what, new RegExp(`^${AT_LISTENER}$`));
+  assert.strictEqual(listener.madeOf[0].count, 3000);
+  assert.match(cache.location.script, /leaky-service\.js$/);
+  assert.strictEqual(cache.location.line, ENTRY_LINE);
+  assert.ok(cache.location.column > 1);
+
   const text = cli('leaks', base, target, final);
   assert.strictEqual(text.status, 0, text.stderr);
   assert.match(text.stdout, /3,000 x CacheEntry/);
   assert.match(text.stdout, /held by: .*EventEmitter\._events/);
+  assert.match(text.stdout, new RegExp(`made of: 3,000 x ${AT_LISTENER}`));
+  assert.match(text.stdout, new RegExp(`CacheEntry is defined at ${AT_ENTRY}`));
 
   // Nothing allocated between base and target survives when target and final are the same heap as base.
   const none = memwatch.findLeaks(base, base, base);
@@ -225,6 +248,9 @@ test('HeapDiff({ retainers }) names the leaking class and the path through the c
     assert.ok(sample, JSON.stringify(result.retainers));
     assert.match(sample.path, /^RequestLog @\d+ <- \[\d+\] in Array @\d+ <- logs in Object @\d+ <- __memwatchTestRegistry in global( \(global\*\))? @\d+/);
     assert.deepStrictEqual(sample.steps.slice(-3).map((s) => s.edge.replace(/\d+/, 'n')), ['__memwatchTestRegistry', 'logs', '[n]']);
+    // The sample names where its class is defined: RequestLog's constructor, in this file.
+    const line = fs.readFileSync(__filename, 'utf8').split('\n').findIndex((l) => l.includes('class RequestLog {')) + 2;
+    assert.match(sample.location, new RegExp(`snapshots\\.test\\.js:${line}:\\d+$`));
     assert.ok(result.retainers.length <= 3);
     // The plain result is memwatch's, unchanged.
     const detail = result.change.details.find((d) => d.what === 'RequestLog');
@@ -252,5 +278,33 @@ test('diff and leaks: bad input is a clear error and a non-zero exit', () => {
   const usage = cli('diff', base);
   assert.strictEqual(usage.status, 2);
   assert.match(usage.stderr, /diff takes 2 snapshot files, got 1/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('analyze: a suspect says what its container holds, by function and line', () => {
+  const dir = tmpdir('holds');
+  const app = path.join(dir, 'home.js');
+  fs.writeFileSync(
+    app,
+    [
+      "const { EventEmitter } = require('node:events');",
+      'const clock = new EventEmitter(); clock.setMaxListeners(0);',
+      'for (let i = 0; i < 100000; i++) {',
+      "  clock.on('tick', function onTick() { return i; });",
+      '}',
+      'globalThis.clock = clock;',
+      `require('v8').writeHeapSnapshot(${JSON.stringify(path.join(dir, 'home.heapsnapshot'))});`,
+    ].join('\n'),
+  );
+  const r = spawnSync(process.execPath, [app], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const report = memwatch.analyze(path.join(dir, 'home.heapsnapshot'));
+  // The clock (or the global holding it) is the top suspect; what it holds is named.
+  const top = report.suspects[0];
+  assert.ok(top.percent > 50, JSON.stringify(top.object));
+  assert.match(top.holds[0].what, /^onTick\(\) at home\.js:4:\d+$/);
+  assert.strictEqual(top.holds[0].count, 100000);
+  const text = memwatch.analyzeText(path.join(dir, 'home.heapsnapshot'));
+  assert.match(text, /holding: 100,000 x onTick\(\) at home\.js:4:\d+/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -42,9 +42,19 @@ function deliver(kind, values, reason) {
   }
 }
 
-/** The 'leak' event object from the native values `[start, end, growth]`. */
+/** The 'leak' event object from the native values `[start, end, growth, rate, heapLimit, timeToLimit]`. */
 function leakFromNative(values, reason) {
-  return { start: new Date(values[0]), end: new Date(values[1]), growth: values[2], reason };
+  const timeToLimit = values[5];
+  return {
+    start: new Date(values[0]),
+    end: new Date(values[1]),
+    growth: values[2],
+    reason,
+    rate: values[3],
+    heapLimit: values[4],
+    timeToLimit: Number.isFinite(timeToLimit) && timeToLimit >= 0 ? timeToLimit : null,
+    kind: 'heap',
+  };
 }
 
 function leakWatchWanted() {
@@ -87,6 +97,8 @@ function gc() {
   native.gc();
 }
 
+const DETECTORS = ['trend', 'memwatch'];
+// Numeric options: integer bounds. `detector` is the one string option.
 const OPTION_LIMITS = {
   consecutiveGrowths: { min: 1, max: 1000 },
   highWaterWindow: { min: 0, max: 100000 },
@@ -95,8 +107,10 @@ const OPTION_LIMITS = {
   sampleGrowthPercent: { min: 0, max: 10000 },
   sampleIntervalMs: { min: 0, max: 86400000 },
   backToBackBytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  leakReminderMs: { min: 0, max: 2147483647 },
+  leakWarmupMs: { min: 0, max: 2147483647 },
 };
-const OPTION_NAMES = Object.keys(OPTION_LIMITS);
+const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS)];
 
 function describe(value) {
   if (value === null) return 'null';
@@ -122,10 +136,17 @@ function getOptions() {
  */
 function setOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError("memwatch.setOptions: expected an options object, e.g. { consecutiveGrowths: 5 }");
+    throw new TypeError("memwatch.setOptions: expected an options object, e.g. { detector: 'trend' }");
   }
   const next = native.getOptions();
   for (const [key, value] of Object.entries(options)) {
+    if (key === 'detector') {
+      if (!DETECTORS.includes(value)) {
+        throw new TypeError(`memwatch.setOptions: "detector" must be one of ${DETECTORS.map((d) => `'${d}'`).join(', ')}, got ${describe(value)}`);
+      }
+      next.detector = value;
+      continue;
+    }
     const limit = OPTION_LIMITS[key];
     if (!limit) {
       throw new TypeError(`memwatch.setOptions: unknown option "${key}"; known options: ${OPTION_NAMES.join(', ')}`);

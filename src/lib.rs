@@ -7,7 +7,8 @@ mod monitor;
 mod snapshots;
 mod v8;
 
-use memwatch_core::gc::{EngineConfig, SamplingConfig, StatsRecord};
+use memwatch_core::gc::{DetectorKind, EngineConfig, SamplingConfig, StatsRecord};
+use memwatch_core::trend::TrendConfig;
 use memwatch_core::leak::LeakConfig;
 use memwatch_core::stats::StatsConfig;
 use napi::bindgen_prelude::*;
@@ -91,6 +92,10 @@ pub fn is_monitoring(env: Env) -> Result<bool> {
 /// Leak rule and estimator settings, already validated by index.js.
 #[napi(object)]
 pub struct MonitorOptions {
+    /// 'trend' (default) or 'memwatch'.
+    pub detector: String,
+    pub leak_reminder_ms: f64,
+    pub leak_warmup_ms: f64,
     pub consecutive_growths: u32,
     pub high_water_window: u32,
     pub recent_period: u32,
@@ -104,6 +109,13 @@ pub struct MonitorOptions {
 pub fn get_options(env: Env) -> Result<MonitorOptions> {
     let c = Monitor::of(&env)?.config();
     Ok(MonitorOptions {
+        detector: match c.detector {
+            DetectorKind::Trend => "trend",
+            DetectorKind::Memwatch => "memwatch",
+        }
+        .to_string(),
+        leak_reminder_ms: c.trend.reminder_ms as f64,
+        leak_warmup_ms: c.trend.warmup_ms as f64,
         consecutive_growths: c.leak.consecutive_growths,
         high_water_window: c.leak.high_water_window,
         recent_period: c.stats.recent_period,
@@ -117,7 +129,18 @@ pub fn get_options(env: Env) -> Result<MonitorOptions> {
 /// Replaces the settings; the estimator and the leak streak start over.
 #[napi]
 pub fn set_options(env: Env, options: MonitorOptions) -> Result<()> {
+    let detector = match options.detector.as_str() {
+        "trend" => DetectorKind::Trend,
+        "memwatch" => DetectorKind::Memwatch,
+        other => return Err(Error::new(Status::InvalidArg, format!("memwatch-rs: unknown detector {other:?}"))),
+    };
     let config = EngineConfig {
+        detector,
+        trend: TrendConfig {
+            reminder_ms: options.leak_reminder_ms.max(0.0) as u64,
+            warmup_ms: options.leak_warmup_ms.max(0.0) as u64,
+            ..TrendConfig::default()
+        },
         stats: StatsConfig { recent_period: options.recent_period, ancient_period: options.ancient_period },
         leak: LeakConfig {
             consecutive_growths: options.consecutive_growths,

@@ -208,6 +208,10 @@ pub fn event_args(event: Event) -> EventArgs {
             FnArgs::from((EVENT_SAMPLE, Vec::new(), None))
         }
         Event::Stats(stats) => FnArgs::from((EVENT_STATS, stats.fields().iter().map(|f| f.1).collect(), None)),
-        Event::Leak(l) => FnArgs::from((EVENT_LEAK, vec![l.start_ms, l.end_ms, l.growth as f64], Some(l.reason))),
+        Event::Leak(l) => FnArgs::from((
+            EVENT_LEAK,
+            vec![l.start_ms, l.end_ms, l.growth as f64, l.rate, l.heap_limit as f64, l.time_to_limit.unwrap_or(f64::NAN)],
+            Some(l.reason),
+        )),
     }
 }

@@ -128,6 +128,8 @@ pub struct RetainerSample {
     pub id: f64,
     pub path: String,
     pub steps: Vec<RetainerStep>,
+    /// `file:line:col` of the sample's constructor or function; null when V8 recorded none.
+    pub location: Either<String, Null>,
 }
 
 /// For each class in `classes`: the newest instance in `after` allocated since `before`, and
@@ -147,6 +149,7 @@ pub fn heap_diff_retainers(env: Env, before: &HeapSummary, after: &mut HeapSumma
             id: s.id as f64,
             path: s.path,
             steps: s.steps.into_iter().map(|(edge, class_name, id)| RetainerStep { edge, class_name, id: id as f64 }).collect(),
+            location: s.location.map_or(Either::B(Null), |l| Either::A(l.to_string())),
         })
         .collect())
 }

@@ -5,16 +5,26 @@
 // many 'leak' events there were.
 //
 //   node bench/scenarios/run-one.js <scenario> <seconds> [--stop-at-leak] [--options JSON]
-// --options are passed to memwatch.setOptions (e.g. '{"highWaterWindow":0}' for the bare rule).
+//        [--no-churn] [--record FILE]
+// --options are passed to memwatch.setOptions (e.g. '{"detector":"memwatch"}' for memwatch's rule).
+// Every scenario gets the medium-lived data of churn.js unless --no-churn. --record writes the
+// post-GC series (a fixture for the core's replay harness, see bench/detector).
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const memwatch = require('../..');
+const fs = require('node:fs');
 const { createServer } = require('./server');
+const churn = require('./churn');
 
 const [name, secondsArg] = process.argv.slice(2);
 const stopAtLeak = process.argv.includes('--stop-at-leak');
 const scenario = require(path.join(__dirname, `${name}.js`));
 const seconds = Number(secondsArg || 60);
+const withChurn = !process.argv.includes('--no-churn');
+const recordAt = process.argv.indexOf('--record');
+const recordFile = recordAt > 0 ? process.argv[recordAt + 1] : null;
+const series = [];
+let heapLimit = 0;
 const optionsAt = process.argv.indexOf('--options');
 if (optionsAt > 0) memwatch.setOptions(JSON.parse(process.argv[optionsAt + 1]));
 
@@ -25,9 +35,11 @@ const leaks = [];
 memwatch.on('stats', (s) => {
   fullGcs++;
   lastStats = s;
+  heapLimit = s.heap_size_limit;
+  if (started) series.push(`${Math.round(s.gc_ts / 1000 - started)} ${s.current_base}`);
 });
 memwatch.on('leak', (info) => {
-  leaks.push({ at_s: (Date.now() - started) / 1000, full_gcs: fullGcs, growth: info.growth, reason: info.reason });
+  leaks.push({ at_s: (Date.now() - started) / 1000, full_gcs: fullGcs, growth: info.growth, reason: info.reason, window_s: (info.end - info.start) / 1000 });
   if (stopAtLeak) finish();
 });
 
@@ -36,6 +48,7 @@ let done = false;
 let served = 0;
 const server = createServer((ctx) => {
   served++;
+  if (withChurn) churn.touch(ctx);
   return scenario.handle(ctx);
 });
 
@@ -43,6 +56,10 @@ function finish() {
   if (done) return;
   done = true;
   if (load) load.kill();
+  if (recordFile) {
+    const head = `# memwatch-rs post-GC series: ${name} (${scenario.kind}${withChurn ? ', with churn' : ''}): ${scenario.description}\n# node ${process.version}, heap limit ${heapLimit}; lines: <ms since start> <used heap after full GC>\n`;
+    fs.writeFileSync(recordFile, head + series.join('\n') + '\n');
+  }
   console.log(
     JSON.stringify({
       scenario: name,

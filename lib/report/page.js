@@ -148,20 +148,30 @@
   }
 
   var r = data.report;
+  // `onTick() at app.js:7:33`: an object as people look for it in their code.
+  function what(o) {
+    var name = o.name || o.className;
+    return o.location ? name + ' at ' + o.location.script + ':' + o.location.line + ':' + o.location.column : name;
+  }
+  function madeOf(rows) {
+    return (rows || []).map(function (m) { return num(m.count) + ' \u00d7 ' + m.what; }).join(', ');
+  }
   if (data.kind === 'analyze') {
     kpis([['heap size', bytes(r.totalSize)], ['objects', num(r.nodes)], ['references', num(r.edges)], ['suspects', String(r.suspects.length)]]);
     section('Heap composition by retained size', [el('p', { class: 'muted', text: 'Each block is the objects of one class directly under a GC root in the dominator tree, sized by what they retain; inside are the classes they retain.' }), treemap(r.composition, r.totalSize)]);
     section('Suspects: objects retaining more than 10% of the heap', r.suspects.length ? r.suspects.map(function (s) {
-      var o = s.object, title = o.className + ' @' + o.id + ' retains ' + bytes(o.retainedSize) + ' (' + s.percent.toFixed(1) + '%)';
-      if (s.mainlyIn.length) title += ', mainly in ' + s.mainlyIn[s.mainlyIn.length - 1].className + ' @' + s.mainlyIn[s.mainlyIn.length - 1].id;
-      return el('div', { class: 'card' }, [el('div', { class: 't', text: title }), pathView(s.retainerPath.map(function (p) { return { edge: p.edge, className: p.object.className, id: p.object.id }; }))]);
+      var o = s.object, title = what(o) + ' @' + o.id + ' retains ' + bytes(o.retainedSize) + ' (' + s.percent.toFixed(1) + '%)';
+      if (s.mainlyIn.length) title += ', mainly in ' + what(s.mainlyIn[s.mainlyIn.length - 1]) + ' @' + s.mainlyIn[s.mainlyIn.length - 1].id;
+      var holds = (s.holds || []).map(function (h) { return num(h.count) + ' \u00d7 ' + h.what + ' (' + bytes(h.retainedSize) + ')'; }).join(', ');
+      return el('div', { class: 'card' }, [el('div', { class: 't', text: title }), holds ? el('div', { class: 'holds', text: 'holding ' + holds }) : null,
+        pathView(s.retainerPath.map(function (p) { return { edge: p.edge, className: p.object.name || p.object.className, id: p.object.id }; }))]);
     }) : [el('p', { class: 'muted', text: 'No single object retains more than 10% of the heap.' })]);
     section('Classes', [table([
       { key: 'className', label: 'class' }, { key: 'count', label: 'count', num: 1, fmt: num },
       { key: 'shallowSize', label: 'shallow size', num: 1, fmt: bytes }, { key: 'retainedSize', label: 'retained size', num: 1, fmt: bytes }], r.classes, 'retainedSize')]);
     section('Largest objects', [table([
-      { key: 'className', label: 'object' }, { key: 'id', label: 'id', num: 1 }, { key: 'selfSize', label: 'self size', num: 1, fmt: bytes },
-      { key: 'retainedSize', label: 'retained size', num: 1, fmt: bytes }], r.largest, 'retainedSize')]);
+      { key: 'what', label: 'object' }, { key: 'id', label: 'id', num: 1 }, { key: 'selfSize', label: 'self size', num: 1, fmt: bytes },
+      { key: 'retainedSize', label: 'retained size', num: 1, fmt: bytes }], r.largest.map(function (o) { o.what = what(o); return o; }), 'retainedSize')]);
   } else if (data.kind === 'diff') {
     kpis([['before', bytes(r.before.size)], ['after', bytes(r.after.size)], ['change', signed(r.after.size - r.before.size, bytes)], ['objects change', signed(r.after.nodes - r.before.nodes, num)]]);
     var grew = r.classes.filter(function (c) { return c.sizeDelta > 0; }).slice(0, 40);
@@ -170,12 +180,15 @@
       { key: 'className', label: 'class' }, { key: 'addedCount', label: '# new', num: 1, fmt: num }, { key: 'removedCount', label: '# deleted', num: 1, fmt: num },
       { key: 'countDelta', label: '# delta', num: 1, sign: 1, fmt: function (v) { return signed(v, num); } },
       { key: 'addedSize', label: 'alloc. size', num: 1, fmt: bytes }, { key: 'removedSize', label: 'freed size', num: 1, fmt: bytes },
-      { key: 'sizeDelta', label: 'size delta', num: 1, sign: 1, fmt: function (v) { return signed(v, bytes); } }], r.classes, 'sizeDelta')]);
+      { key: 'sizeDelta', label: 'size delta', num: 1, sign: 1, fmt: function (v) { return signed(v, bytes); } },
+      { key: 'madeOfText', label: 'new objects are' }], r.classes.map(function (c) { c.madeOfText = madeOf(c.madeOf); return c; }), 'sizeDelta')]);
   } else if (data.kind === 'leaks') {
     kpis([['leaked objects', num(r.leakedObjects)], ['their shallow size', bytes(r.leakedShallowSize)], ['retainer paths', String(r.groups.length)]]);
     section('Leaks by retainer path', r.groups.length ? r.groups.map(function (g, i) {
       return el('div', { class: 'card' }, [
         el('div', { class: 't', text: (i + 1) + '. ' + num(g.count) + ' \u00d7 ' + g.className + ' (' + num(g.objects) + ' objects in all) retain ' + bytes(g.retainedSize) }),
+        g.madeOf && g.madeOf.length ? el('div', { class: 'holds', text: 'made of ' + madeOf(g.madeOf) }) : null,
+        g.location ? el('div', { class: 'muted', text: g.className + ' is defined at ' + g.location.script + ':' + g.location.line + ':' + g.location.column }) : null,
         el('div', { class: 'muted', text: 'held by ' + g.signature }), pathView(g.sampleSteps)]);
     }) : [el('p', { class: 'muted', text: 'No objects allocated between base and target are alive in final.' })]);
     section('Leaked objects by class', [table([

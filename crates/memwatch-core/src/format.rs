@@ -47,6 +47,21 @@ pub fn nice_delta(seconds: u64) -> String {
     out
 }
 
+/// A duration for people, to its two largest units: `41s`, `12m 5s`, `3h 12m`, `4d 3h`; `never`
+/// for an infinite one. Used where precision below that would be noise (time to a heap limit).
+pub fn nice_duration_short(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "never".to_string();
+    }
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 /// Prints a number with at most six significant digits and no trailing zeros, like a C++ stream
 /// with its default precision, except that large values are never put in exponent form.
 fn significant(value: f64) -> String {

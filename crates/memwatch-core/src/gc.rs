@@ -6,6 +6,7 @@
 
 use crate::leak::{LeakConfig, LeakDetector, LeakReport};
 use crate::stats::{BaseEstimator, BaseStats, StatsConfig};
+use crate::trend::{time_to_limit, trend_reason, TrendConfig, TrendDetector, TrendReport};
 
 /// GC kinds, independent of the bit values a given V8 version assigns them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +94,22 @@ impl Default for SamplingConfig {
     }
 }
 
+/// Which rule decides 'leak'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DetectorKind {
+    /// The robust trend test of [`crate::trend`] (the default).
+    #[default]
+    Trend,
+    /// memwatch's "grew N full GCs in a row" rule ([`crate::leak`]).
+    Memwatch,
+}
+
 /// Everything the engine can be tuned with.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EngineConfig {
     pub stats: StatsConfig,
+    pub detector: DetectorKind,
+    pub trend: TrendConfig,
     pub leak: LeakConfig,
     pub sampling: SamplingConfig,
     /// A full GC preceded by at most this many bytes of allocation is "back-to-back".
@@ -165,12 +178,62 @@ pub struct Emission {
     pub request_sample: bool,
 }
 
+/// The leak detector in use.
+#[derive(Clone, Debug)]
+enum Detector {
+    Trend(TrendDetector),
+    Memwatch(LeakDetector),
+}
+
+impl Detector {
+    fn new(config: &EngineConfig) -> Detector {
+        match config.detector {
+            DetectorKind::Trend => Detector::Trend(TrendDetector::new(config.trend)),
+            DetectorKind::Memwatch => Detector::Memwatch(LeakDetector::new(config.leak)),
+        }
+    }
+
+    fn observe(&mut self, used: u64, now_ms: f64, heap_limit: u64) -> Option<LeakReport> {
+        match self {
+            Detector::Memwatch(d) => d.observe(used, now_ms).map(|mut r| {
+                r.heap_limit = heap_limit;
+                r.time_to_limit = time_to_limit(used as f64, r.rate, heap_limit).filter(|s| s.is_finite());
+                r
+            }),
+            Detector::Trend(d) => d.observe(used, now_ms).map(|t| trend_leak(&t, heap_limit)),
+        }
+    }
+
+    fn refine_last(&mut self, used: u64, now_ms: f64, heap_limit: u64) -> Option<LeakReport> {
+        match self {
+            Detector::Memwatch(d) => {
+                d.refine_last(used);
+                None
+            }
+            Detector::Trend(d) => d.refine_last(used, now_ms).map(|t| trend_leak(&t, heap_limit)),
+        }
+    }
+}
+
+/// The 'leak' event of a heap trend report.
+fn trend_leak(t: &TrendReport, heap_limit: u64) -> LeakReport {
+    LeakReport {
+        start_ms: t.start_ms,
+        end_ms: t.end_ms,
+        growth: t.growth,
+        reason: trend_reason("heap", t, Some(heap_limit)),
+        rate: t.rate,
+        heap_limit,
+        time_to_limit: time_to_limit(t.current, t.rate, heap_limit).filter(|s| s.is_finite()),
+    }
+}
+
 /// The per-isolate engine.
 #[derive(Clone, Debug)]
 pub struct GcEngine {
     config: EngineConfig,
     estimator: BaseEstimator,
-    detector: LeakDetector,
+    detector: Detector,
     num_full_gc: u64,
     num_inc_gc: u64,
     counts: [u64; 5],
@@ -194,7 +257,7 @@ impl GcEngine {
         GcEngine {
             config,
             estimator: BaseEstimator::new(config.stats),
-            detector: LeakDetector::new(config.leak),
+            detector: Detector::new(&config),
             num_full_gc: 0,
             num_inc_gc: 0,
             counts: [0; 5],
@@ -273,13 +336,13 @@ impl GcEngine {
         };
         let used = heap.used_heap_size;
         let back_to_back = allocated.is_some_and(|bytes| bytes <= self.config.back_to_back_bytes);
+        let now_ms = event.timestamp_us as f64 / 1000.0;
         let leak = if back_to_back {
             self.estimator.refine_last(used);
-            self.detector.refine_last(used);
-            None
+            self.detector.refine_last(used, now_ms, heap.heap_size_limit)
         } else {
             self.estimator.record(used);
-            self.detector.observe(used, event.timestamp_us as f64 / 1000.0)
+            self.detector.observe(used, now_ms, heap.heap_size_limit)
         };
         let stats = StatsRecord {
             base: self.estimator.snapshot(self.num_full_gc, self.num_inc_gc),
@@ -337,23 +400,40 @@ mod tests {
         assert_eq!(stats.base.num_full_gc, 3, "but it was a full GC");
     }
 
-    #[test]
-    fn forced_gc_pairs_with_leaks_between_fire_after_five() {
-        let mut e = GcEngine::new(EngineConfig { back_to_back_bytes: 0, ..EngineConfig::default() });
+    /// `rounds` of (leak 200 KB, a forced GC pair) on a 10 MB heap; the rounds that reported.
+    fn forced_harness(config: EngineConfig, rounds: u64, leak_bytes: u64) -> Vec<u64> {
+        let mut e = GcEngine::new(config);
         let mut used = 10 * MB;
-        let mut leaks = 0;
+        let mut fired = Vec::new();
         e.on_gc(&gc(FULL, used, 0, None), false);
-        for round in 1..=6u64 {
-            // First GC of the pair: 200 KB leaked (plus garbage) since the previous full GC.
+        for round in 1..=rounds {
+            // First GC of the pair: leak_bytes leaked (plus garbage) since the previous full GC.
             let before = used + 1024 * 1024;
-            used += 200 * 1024;
-            leaks += e.on_gc(&gc(FULL, used, round * 10, Some(before)), false).leak.is_some() as u32;
+            used += leak_bytes;
+            let first = e.on_gc(&gc(FULL, used, round * 10, Some(before)), false).leak.is_some();
             // Second GC of the pair: nothing allocated; the heap is equal or a little smaller.
             let before = used;
             used -= 64;
-            leaks += e.on_gc(&gc(FULL, used, round * 10 + 1, Some(before)), false).leak.is_some() as u32;
+            let second = e.on_gc(&gc(FULL, used, round * 10 + 1, Some(before)), false).leak.is_some();
+            if first || second {
+                fired.push(round);
+            }
         }
-        assert_eq!(leaks, 1, "a harness leaking between gc() calls is caught once");
+        fired
+    }
+
+    #[test]
+    fn forced_gc_pairs_with_leaks_between_fire_after_five() {
+        let memwatch = EngineConfig { detector: DetectorKind::Memwatch, back_to_back_bytes: 0, ..EngineConfig::default() };
+        assert_eq!(forced_harness(memwatch, 6, 200 * 1024), vec![5], "memwatch's rule: once, at the 5th growth");
+    }
+
+    #[test]
+    fn the_trend_detector_catches_a_forced_gc_harness_within_ten_calls_once() {
+        let fired = forced_harness(EngineConfig::default(), 40, 200 * 1024);
+        assert_eq!(fired.len(), 1, "one report for one episode: {fired:?}");
+        assert!(fired[0] <= 10, "caught at call {}", fired[0]);
+        assert!(forced_harness(EngineConfig::default(), 200, 0).is_empty(), "a harness keeping nothing");
     }
 
     #[test]

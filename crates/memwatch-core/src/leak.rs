@@ -29,17 +29,25 @@ impl Default for LeakConfig {
     }
 }
 
-/// What the 'leak' event carries.
+/// What the 'leak' event carries, whichever detector decided.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LeakReport {
-    /// Milliseconds since the Unix epoch at the first growth of the streak.
+    /// Milliseconds since the Unix epoch at the start of the growth (the streak's first growth,
+    /// or the start of the trend's window).
     pub start_ms: f64,
-    /// Milliseconds since the Unix epoch at the GC that completed the streak.
+    /// Milliseconds since the Unix epoch at the GC that decided.
     pub end_ms: f64,
-    /// Heap growth from the first to the last GC of the streak, in bytes.
+    /// Heap growth from start to end, in bytes.
     pub growth: u64,
-    /// `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr`
+    /// `heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr` (memwatch's rule) or
+    /// `heap grew 14.2 mb in 41s (20.8 mb/min, steady over 37 full GCs); ...` (the trend).
     pub reason: String,
+    /// The growth rate, bytes per second.
+    pub rate: f64,
+    /// V8's heap limit, bytes (0 when unknown).
+    pub heap_limit: u64,
+    /// Seconds until the heap reaches `heap_limit` at `rate`; None when it never does.
+    pub time_to_limit: Option<f64>,
 }
 
 /// Streak counter over full-GC heap bases.
@@ -152,6 +160,9 @@ impl LeakDetector {
             end_ms,
             growth,
             reason: leak_reason(self.config.consecutive_growths, growth, elapsed_ms),
+            rate: growth as f64 / (elapsed_ms.max(1.0) / 1000.0),
+            heap_limit: 0,
+            time_to_limit: None,
         }
     }
 }

@@ -11,3 +11,5 @@ pub mod leak;
 pub mod stats;
 pub mod snapshot;
 pub mod summary;
+pub mod replay;
+pub mod trend;

@@ -6,9 +6,33 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::graph::{class_index, dominators, HeapGraph, ROOT};
+use super::graph::{class_index, dominators, HeapGraph, Location, ROOT};
 use super::paths::{describe_leaf_first, ShortestPaths};
-use super::report::thousands;
+use super::report::{location_json, thousands};
+
+/// Whether a node is worth describing beyond its class: closures (by function) and objects
+/// whose constructor V8 located. Others are described by their class alone.
+fn detail_of(g: &HeapGraph, v: u32, closure: Option<u8>) -> Option<String> {
+    (Some(g.node_type[v as usize]) == closure || g.location(v).is_some()).then(|| g.describe(v))
+}
+
+/// `(what, count)` rows as text: `50 x onTick() at app.js:7:33, 50 x system / Context`.
+fn made_of_text(rows: &[(String, u64)]) -> String {
+    rows.iter().map(|(w, n)| format!("{} x {w}", thousands(*n))).collect::<Vec<_>>().join(", ")
+}
+
+fn made_of_json(rows: &[(String, u64)]) -> String {
+    let items: Vec<String> = rows.iter().map(|(w, n)| format!("{{\"what\":{},\"count\":{n}}}", super::report::json_string(w))).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// The `top` largest counts of a tally, largest first.
+fn top_counts(tally: HashMap<String, u64>, top: usize) -> Vec<(String, u64)> {
+    let mut rows: Vec<(String, u64)> = tally.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows.truncate(top);
+    rows
+}
 
 /// A snapshot reduced to (id, class, shallow size) per node, sorted by id: what a diff needs,
 /// in a fraction of the graph's memory.
@@ -18,6 +42,10 @@ pub struct IdTable {
     size: Vec<u64>,
     pub names: Vec<String>,
     pub total_size: u64,
+    /// Per node (id order): index into `details` (what it is beyond its class: the function of
+    /// a closure, a located constructor), or `u32::MAX`.
+    detail: Vec<u32>,
+    details: Vec<String>,
 }
 
 impl IdTable {
@@ -26,12 +54,27 @@ impl IdTable {
         let n = g.node_count() as u32;
         let mut order: Vec<u32> = (0..n).collect();
         order.sort_unstable_by_key(|&v| g.node_id(v));
+        let closure = g.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
+        let mut details: Vec<String> = Vec::new();
+        let mut interned: HashMap<String, u32> = HashMap::new();
+        let detail = order
+            .iter()
+            .map(|&v| match detail_of(g, v, closure) {
+                Some(text) => *interned.entry(text).or_insert_with_key(|k| {
+                    details.push(k.clone());
+                    (details.len() - 1) as u32
+                }),
+                None => u32::MAX,
+            })
+            .collect();
         IdTable {
             ids: order.iter().map(|&v| g.node_id(v)).collect(),
             class: order.iter().map(|&v| class_of[v as usize]).collect(),
             size: order.iter().map(|&v| g.self_size(v)).collect(),
             names,
             total_size: g.total_self_size(),
+            detail,
+            details,
         }
     }
 
@@ -56,6 +99,9 @@ pub struct ClassChange {
     pub added_size: u64,
     pub removed_count: u64,
     pub removed_size: u64,
+    /// What the added objects are, beyond the class (closures by function, located
+    /// constructors): `(what, count)`, most first.
+    pub made_of: Vec<(String, u64)>,
 }
 
 impl ClassChange {
@@ -85,6 +131,7 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
     let mut added: HashMap<String, (u64, u64)> = HashMap::new();
     let mut removed: HashMap<String, (u64, u64)> = HashMap::new();
     let (mut added_by_class, mut removed_by_class) = (vec![(0u64, 0u64); after.names.len()], vec![(0u64, 0u64); before.names.len()]);
+    let mut added_details: HashMap<u32, HashMap<String, u64>> = HashMap::new();
     while i < before.len() || j < after.len() {
         let b = before.ids.get(i).copied().unwrap_or(u64::MAX);
         let a = after.ids.get(j).copied().unwrap_or(u64::MAX);
@@ -100,14 +147,24 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
             let t = &mut added_by_class[after.class[j] as usize];
             t.0 += 1;
             t.1 = t.1.saturating_add(after.size[j]);
+            if let Some(what) = after.details.get(after.detail[j] as usize) {
+                *added_details.entry(after.class[j]).or_default().entry(what.clone()).or_default() += 1;
+            }
             j += 1;
         }
     }
+    let mut made_of: HashMap<String, HashMap<String, u64>> = HashMap::new();
     for (c, &(n, s)) in added_by_class.iter().enumerate() {
         if n > 0 {
             let e = added.entry(after.names[c].clone()).or_default();
             e.0 += n;
             e.1 += s;
+        }
+    }
+    for (c, tally) in added_details {
+        let into = made_of.entry(after.names[c as usize].clone()).or_default();
+        for (what, n) in tally {
+            *into.entry(what).or_default() += n;
         }
     }
     for (c, &(n, s)) in removed_by_class.iter().enumerate() {
@@ -125,7 +182,8 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
         .map(|name| {
             let (ac, asz) = added.get(name).copied().unwrap_or_default();
             let (rc, rsz) = removed.get(name).copied().unwrap_or_default();
-            ClassChange { class_name: name.clone(), added_count: ac, added_size: asz, removed_count: rc, removed_size: rsz }
+            let made_of = top_counts(made_of.remove(name).unwrap_or_default(), 3);
+            ClassChange { class_name: name.clone(), added_count: ac, added_size: asz, removed_count: rc, removed_size: rsz, made_of }
         })
         .collect();
     classes.sort_by(|a, b| b.size_delta().cmp(&a.size_delta()).then(b.count_delta().cmp(&a.count_delta())).then(a.class_name.cmp(&b.class_name)));
@@ -169,6 +227,9 @@ impl DiffReport {
                 signed(c.count_delta()),
                 signed(c.size_delta())
             );
+            if !c.made_of.is_empty() {
+                let _ = writeln!(s, "    new: {}", made_of_text(&c.made_of));
+            }
         }
         s
     }
@@ -180,14 +241,15 @@ impl DiffReport {
             .take(top)
             .map(|c| {
                 format!(
-                    "{{\"className\":{},\"addedCount\":{},\"addedSize\":{},\"removedCount\":{},\"removedSize\":{},\"countDelta\":{},\"sizeDelta\":{}}}",
+                    "{{\"className\":{},\"addedCount\":{},\"addedSize\":{},\"removedCount\":{},\"removedSize\":{},\"countDelta\":{},\"sizeDelta\":{},\"madeOf\":{}}}",
                     super::report::json_string(&c.class_name),
                     c.added_count,
                     c.added_size,
                     c.removed_count,
                     c.removed_size,
                     c.count_delta(),
-                    c.size_delta()
+                    c.size_delta(),
+                    made_of_json(&c.made_of)
                 )
             })
             .collect();
@@ -218,8 +280,13 @@ pub struct LeakGroup {
     /// One of them, and its path leaf first.
     pub sample_id: u64,
     pub sample_path: String,
-    /// The same path root side first, as (edge, class, id) steps.
+    /// The same path root side first, as (edge, name, id) steps.
     pub sample_steps: Vec<(String, String, u64)>,
+    /// The sample's constructor or function location, when V8 recorded one.
+    pub location: Option<Location>,
+    /// What the group's leaked objects are (closures by function, with locations): the most
+    /// numerous first, so a grown container never hides what it holds.
+    pub made_of: Vec<(String, u64)>,
 }
 
 /// `memwatch-rs leaks base target final`.
@@ -294,9 +361,11 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
     let mut groups: HashMap<String, LeakGroup> = HashMap::new();
     let mut heads: Vec<u32> = inside.keys().copied().collect();
     heads.sort_unstable();
+    let mut group_of_head: HashMap<u32, String> = HashMap::new();
     for h in heads {
         let steps = paths.path(last, h, 64);
         let signature = signature(last, &class_of, &names, &steps);
+        group_of_head.insert(h, signature.clone());
         let g = groups.entry(signature.clone()).or_insert_with(|| LeakGroup {
             signature,
             class_name: names[class_of[h as usize] as usize].clone(),
@@ -305,7 +374,9 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
             retained_size: 0,
             sample_id: last.node_id(h),
             sample_path: describe_leaf_first(last, h, &steps),
-            sample_steps: steps.iter().map(|s| (s.edge.clone(), names[class_of[s.node as usize] as usize].clone(), last.node_id(s.node))).collect(),
+            sample_steps: steps.iter().map(|s| (s.edge.clone(), last.display_name(s.node), last.node_id(s.node))).collect(),
+            location: last.location(h),
+            made_of: Vec::new(),
         });
         g.count += 1;
         g.objects += inside[&h];
@@ -314,6 +385,21 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
     let mut groups: Vec<LeakGroup> = groups.into_values().collect();
     groups.sort_by(|a, b| b.retained_size.cmp(&a.retained_size).then(b.count.cmp(&a.count)).then(a.signature.cmp(&b.signature)));
     groups.truncate(top);
+    // What each reported group's leaked objects are, by function or located class, else class.
+    let wanted: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.signature.as_str(), i)).collect();
+    let closure = last.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
+    let mut tallies: Vec<HashMap<String, u64>> = vec![HashMap::new(); groups.len()];
+    for v in 0..n {
+        if !leaked[v] || head[v] == NONE {
+            continue;
+        }
+        let Some(&i) = group_of_head.get(&head[v]).and_then(|sig| wanted.get(sig.as_str())) else { continue };
+        let what = detail_of(last, v as u32, closure).unwrap_or_else(|| last.display_name(v as u32));
+        *tallies[i].entry(what).or_default() += 1;
+    }
+    for (g, tally) in groups.iter_mut().zip(tallies) {
+        g.made_of = top_counts(tally, 4);
+    }
     classes.truncate(top);
     LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups }
 }
@@ -328,9 +414,10 @@ fn signature(g: &HeapGraph, class_of: &[u32], names: &[String], steps: &[super::
         let bare = s.edge.trim_start_matches('[').trim_end_matches(']');
         let edge = if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) { "[]".to_string() } else { format!(".{}", s.edge) };
         parts.push(format!("{owner}{edge}"));
-        owner = names[class_of[s.node as usize] as usize].clone();
+        // GC roots by their names (`(Stack roots)`), everything else by its class.
+        let synthetic = g.node_types.get(g.node_type[s.node as usize] as usize).is_some_and(|t| t == "synthetic");
+        owner = if synthetic { g.display_name(s.node) } else { names[class_of[s.node as usize] as usize].clone() };
     }
-    let _ = g;
     parts.push(owner);
     parts.join(" -> ")
 }
@@ -359,6 +446,12 @@ impl LeakReport {
                 thousands(g.objects),
                 thousands(g.retained_size)
             );
+            if let Some(l) = &g.location {
+                let _ = writeln!(s, "   {} is defined at {l}", g.class_name);
+            }
+            if !g.made_of.is_empty() {
+                let _ = writeln!(s, "   made of: {}", made_of_text(&g.made_of));
+            }
             let _ = writeln!(s, "   held by: {}", g.signature);
             let _ = writeln!(s, "   e.g. {}", g.sample_path);
         }
@@ -378,9 +471,11 @@ impl LeakReport {
             .map(|g| {
                 let steps: Vec<String> = g.sample_steps.iter().map(|(e, c, id)| format!("{{\"edge\":{},\"className\":{},\"id\":{}}}", js(e), js(c), id)).collect();
                 format!(
-                    "{{\"signature\":{},\"className\":{},\"count\":{},\"objects\":{},\"retainedSize\":{},\"sampleId\":{},\"samplePath\":{},\"sampleSteps\":[{}]}}",
+                    "{{\"signature\":{},\"className\":{},\"location\":{},\"madeOf\":{},\"count\":{},\"objects\":{},\"retainedSize\":{},\"sampleId\":{},\"samplePath\":{},\"sampleSteps\":[{}]}}",
                     js(&g.signature),
                     js(&g.class_name),
+                    location_json(&g.location),
+                    made_of_json(&g.made_of),
                     g.count,
                     g.objects,
                     g.retained_size,

@@ -6,7 +6,9 @@
 //! (they mark user roots there); nodes reachable only through such edges, or not at all, are
 //! attached to the root so that the root retains the whole heap.
 
-use super::reader::RawSnapshot;
+use std::collections::HashMap;
+
+use super::reader::{RawSnapshot, SourceLocation};
 
 const NONE: u32 = u32::MAX;
 
@@ -32,6 +34,30 @@ pub struct HeapGraph {
     string_ends: Vec<usize>,
     weak_edge: Option<u8>,
     shortcut_edge: Option<u8>,
+    /// Source locations, sorted by node.
+    locations: Vec<SourceLocation>,
+    /// Script id -> the script's name (its URL or file path), found through closures.
+    scripts: HashMap<u32, String>,
+    /// The directory all file scripts share (with its trailing '/'), shown relative to it.
+    script_root: String,
+    /// Context node -> script id of a located closure that closes over it: a module's or a
+    /// function's scope, named by its file.
+    context_script: HashMap<u32, u32>,
+}
+
+/// Where a node's code is, ready to show: script name (relative to the scripts' common root),
+/// 1-based line and column.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.script, self.line, self.column)
+    }
 }
 
 impl HeapGraph {
@@ -50,13 +76,17 @@ impl HeapGraph {
             wide,
             string_bytes,
             string_ends,
+            locations,
         } = raw;
         if node_type.is_empty() {
             return Err("the snapshot has no nodes".into());
         }
         // The reader writes each string as valid UTF-8, so the concatenation is valid too.
         let strings = String::from_utf8(string_bytes).map_err(|_| "the strings are not valid UTF-8".to_string())?;
-        Ok(HeapGraph {
+        let mut locations = locations;
+        locations.sort_by_key(|l| l.node);
+        locations.dedup_by_key(|l| l.node);
+        let mut g = HeapGraph {
             node_type,
             node_name,
             node_id,
@@ -72,7 +102,92 @@ impl HeapGraph {
             edge_types: meta.edge_types,
             strings,
             string_ends,
+            locations,
+            scripts: HashMap::new(),
+            script_root: String::new(),
+            context_script: HashMap::new(),
+        };
+        g.scripts = g.script_names();
+        for l in &g.locations {
+            if let Some(ctx) = g.named_edge(l.node, "context") {
+                g.context_script.entry(ctx).or_insert(l.script_id);
+            }
+        }
+        g.script_root = common_root(g.scripts.values());
+        Ok(g)
+    }
+
+    /// Script id -> name, from the file alone: a closure's location names its script id, and
+    /// the closure's `shared` edge leads to its SharedFunctionInfo, whose `script` (newer V8) or
+    /// `script_or_debug_info` (V8 11-12) edge leads to the Script node, named by its URL.
+    fn script_names(&self) -> HashMap<u32, String> {
+        let mut out: HashMap<u32, String> = HashMap::new();
+        let closure = self.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
+        for l in &self.locations {
+            if out.contains_key(&l.script_id) || Some(self.node_type[l.node as usize]) != closure {
+                continue;
+            }
+            let script = self
+                .named_edge(l.node, "shared")
+                .and_then(|sfi| self.named_edge(sfi, "script").or_else(|| self.named_edge(sfi, "script_or_debug_info")));
+            if let Some(script) = script {
+                let name = self.string(self.node_name[script as usize]);
+                if !name.is_empty() {
+                    out.insert(l.script_id, name.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The target of `node`'s first edge named `name` (property and internal edges).
+    pub fn named_edge(&self, node: u32, name: &str) -> Option<u32> {
+        let (a, b) = (self.first_edge[node as usize], self.first_edge[node as usize + 1]);
+        (a..b).find(|&e| {
+            let t = self.edge_types.get(self.edge_type[e as usize] as usize).map(String::as_str);
+            !matches!(t, Some("element") | Some("hidden")) && self.string(self.edge_name[e as usize]) == name
         })
+        .map(|e| self.edge_to[e as usize])
+    }
+
+    /// Where V8 says the node's code is (a closure's function, an object's constructor), with
+    /// its script's name when the snapshot tells it.
+    pub fn location(&self, node: u32) -> Option<Location> {
+        let i = self.locations.binary_search_by_key(&node, |l| l.node).ok()?;
+        let l = self.locations[i];
+        let script = self.script_display(l.script_id).unwrap_or_else(|| format!("script #{}", l.script_id));
+        Some(Location { script, line: l.line + 1, column: l.column + 1 })
+    }
+
+    /// How DevTools names the node for people: `onTick()` for a closure (`(anonymous)()`),
+    /// a synthetic root by its name (`(Stack roots)`), the class name otherwise.
+    pub fn display_name(&self, node: u32) -> String {
+        let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
+        let name = self.string(self.node_name[node as usize]);
+        match t {
+            "closure" if name.is_empty() => "(anonymous)()".to_string(),
+            "closure" => format!("{name}()"),
+            "hidden" if !name.is_empty() => match self.context_script.get(&node).and_then(|id| self.script_display(*id)) {
+                Some(file) => format!("{name} ({file})"),
+                None => name.to_string(),
+            },
+            "synthetic" if !name.is_empty() => name.to_string(),
+            _ => self.class_name(node),
+        }
+    }
+
+    /// A script's name as shown: relative to the scripts' common root.
+    fn script_display(&self, script_id: u32) -> Option<String> {
+        let name = self.scripts.get(&script_id)?;
+        Some(name.strip_prefix(self.script_root.as_str()).filter(|s| !s.is_empty()).unwrap_or(name).to_string())
+    }
+
+    /// `display_name`, with ` at file:line:col` where the snapshot records a location.
+    pub fn describe(&self, node: u32) -> String {
+        match self.location(node) {
+            Some(l) => format!("{} at {l}", self.display_name(node)),
+            None => self.display_name(node),
+        }
     }
 
     pub fn node_count(&self) -> usize {
@@ -194,6 +309,25 @@ impl HeapGraph {
             other => format!("({other})"),
         }
     }
+}
+
+/// The directory that every file-like script name (absolute path or URL, not `node:` or
+/// internal) shares, with its trailing '/'; "" when they share none or there is one at most.
+fn common_root<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let files: Vec<&String> = names.filter(|n| n.starts_with('/') || n.contains("://")).collect();
+    let Some(first) = files.first() else { return String::new() };
+    let mut prefix: &str = first.rsplit_once('/').map_or("", |(dir, _)| dir);
+    for f in &files[1..] {
+        while !prefix.is_empty() && !f.starts_with(&format!("{prefix}/")) {
+            prefix = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+        }
+    }
+    // Keep at least the scheme and host of a URL, and never strip down to "" or "/".
+    let bare_scheme = prefix.ends_with(':') || prefix.ends_with(":/") || prefix.ends_with("//");
+    if prefix.is_empty() || bare_scheme {
+        return String::new();
+    }
+    format!("{prefix}/")
 }
 
 /// The snapshot's root: node 0, by V8's construction.
@@ -461,6 +595,47 @@ pub fn class_summary_with(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn closures_and_constructors_are_named_and_located_from_the_file_alone() {
+        let source = "class LeakingClass { constructor(i) { this.i = i; } }\n\
+const { EventEmitter } = require('node:events');\n\
+const bus = new EventEmitter(); bus.setMaxListeners(0);\n\
+const kept = [];\n\
+function handle(i) {\n\
+  kept.push(new LeakingClass(i));\n\
+  bus.on('tick', function onTick() { return i; });\n\
+}\n\
+for (let i = 0; i < 50; i++) handle(i);\n\
+globalThis.keep = { kept, bus, anon: [() => 1] };";
+        let (raw, _) = crate::snapshot::testutil::node_snapshot_of_file("locations", source);
+        assert!(!raw.locations.is_empty(), "node writes a locations section");
+        let g = HeapGraph::from_raw(raw).unwrap();
+        let by_name = |name: &str| -> Vec<u32> { (0..g.node_count() as u32).filter(|&v| g.display_name(v) == name).collect() };
+        let ticks = by_name("onTick()");
+        assert_eq!(ticks.len(), 50, "one closure per handle() call");
+        // `function onTick` is on line 7; V8 records the function's start.
+        let loc = g.location(ticks[0]).expect("closures are located");
+        assert_eq!((loc.script.as_str(), loc.line), ("app.js", 7), "{loc}");
+        assert!(g.describe(ticks[0]).starts_with("onTick() at app.js:7:"), "{}", g.describe(ticks[0]));
+        // Objects carry their constructor's location.
+        let obj = *by_name("LeakingClass").first().expect("LeakingClass instances");
+        assert_eq!(g.location(obj).map(|l| (l.script, l.line)), Some(("app.js".to_string(), 1)));
+        assert!(!by_name("(anonymous)()").is_empty(), "arrow functions are named (anonymous)()");
+        // Synthetic roots by their names.
+        assert!((0..g.node_count() as u32).any(|v| g.display_name(v) == "(GC roots)"));
+    }
+
+    #[test]
+    fn scripts_are_shown_relative_to_their_common_directory() {
+        let names = ["/srv/app/lib/a.js", "/srv/app/b.js", "node:internal/timers"].map(String::from);
+        assert_eq!(common_root(names.iter()), "/srv/app/");
+        let urls = ["https://example.com/static/app.js", "https://example.com/static/vendor.js"].map(String::from);
+        assert_eq!(common_root(urls.iter()), "https://example.com/static/");
+        let far = ["https://a.com/x.js", "https://b.com/y.js"].map(String::from);
+        assert_eq!(common_root(far.iter()), "", "never down to a bare scheme");
+        assert_eq!(common_root(["/app.js".to_string()].iter()), "");
+    }
     use super::*;
 
     /// A graph from (type, name, self size) nodes and (from, edge type, to) edges; node 0 is

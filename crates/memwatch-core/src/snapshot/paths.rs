@@ -95,16 +95,16 @@ impl ShortestPaths {
 /// `target` is the object the steps lead to (it names it when no retaining path does).
 pub fn describe_leaf_first(g: &HeapGraph, target: u32, steps: &[Step]) -> String {
     if steps.is_empty() {
-        return format!("{} @{} (no retaining path from a GC root: held weakly or by nothing)", g.class_name(target), g.node_id(target));
+        return format!("{} @{} (no retaining path from a GC root: held weakly or by nothing)", g.display_name(target), g.node_id(target));
     }
     let mut out = String::new();
     for (i, s) in steps.iter().rev().enumerate() {
         let owner = if i + 1 < steps.len() { Some(steps[steps.len() - 2 - i].node) } else { None };
         if i == 0 {
-            out.push_str(&format!("{} @{}", g.class_name(s.node), g.node_id(s.node)));
+            out.push_str(&format!("{} @{}", g.display_name(s.node), g.node_id(s.node)));
         }
         match owner {
-            Some(o) => out.push_str(&format!(" <- {} in {} @{}", s.edge, g.class_name(o), g.node_id(o))),
+            Some(o) => out.push_str(&format!(" <- {} in {} @{}", s.edge, g.display_name(o), g.node_id(o))),
             None => out.push_str(&format!(" <- {} in (root)", s.edge)),
         }
     }
@@ -138,7 +138,8 @@ pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: 
                 what: class.clone(),
                 id: g.node_id(v),
                 path: describe_leaf_first(g, v, &steps),
-                steps: steps.iter().map(|s| (s.edge.clone(), g.class_name(s.node), g.node_id(s.node))).collect(),
+                steps: steps.iter().map(|s| (s.edge.clone(), g.display_name(s.node), g.node_id(s.node))).collect(),
+                location: g.location(v),
             })
         })
         .collect()
@@ -151,8 +152,10 @@ pub struct SamplePath {
     pub id: u64,
     /// Leaf first: `RequestLog @123 <- [1234] in Array @45 <- logs in Object @67 <- ...`.
     pub path: String,
-    /// Root side first: (edge label, class, id).
+    /// Root side first: (edge label, name, id).
     pub steps: Vec<(String, String, u64)>,
+    /// The sample's constructor (or function) location, when V8 recorded one.
+    pub location: Option<super::graph::Location>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! parsed into a value; `nodes` and `edges` go straight into per-field columns, driven by the
 //! header's own field lists (fields the analysis does not use, such as `trace_node_id` or
 //! `detachedness`, are checked and dropped as they stream by); `strings` go into one byte
-//! buffer with offsets; every other section (`trace_*`, `samples`, `locations`, future ones) is
+//! buffer with offsets; `locations` (where V8 recorded a closure's or a constructor's source
+//! position) into one small array; every other section (`trace_*`, `samples`, future ones) is
 //! skipped without being stored. Nothing is recursive on input depth, so hostile nesting
 //! cannot overflow the stack, and no allocation is sized by a count the file claims beyond
 //! what the file's size can back.
@@ -25,6 +26,19 @@ pub struct SnapshotMeta {
     pub edge_types: Vec<String>,
     pub node_count: u64,
     pub edge_count: u64,
+    /// `location_fields` (V8 writes `object_index, script_id, line, column`); empty when absent.
+    pub location_fields: Vec<String>,
+}
+
+/// Where V8 says a node's code starts: a closure's function, or an object's constructor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// Node ordinal.
+    pub node: u32,
+    pub script_id: u32,
+    /// 0-based, as in the file.
+    pub line: u32,
+    pub column: u32,
 }
 
 /// A snapshot as columns indexed by node or edge ordinal, validated against its own meta.
@@ -52,6 +66,8 @@ pub struct RawSnapshot {
     /// UTF-8 of all strings, back to back; string `i` is `string_bytes[string_ends[i-1]..string_ends[i]]`.
     pub string_bytes: Vec<u8>,
     pub string_ends: Vec<usize>,
+    /// The `locations` section, in file order.
+    pub locations: Vec<SourceLocation>,
 }
 
 impl RawSnapshot {
@@ -167,6 +183,7 @@ pub fn read_snapshot_with_progress<R: Read>(
                 read_edges(&mut lx, &mut snap, reserve)?;
                 have_edges = true;
             }
+            "locations" if have_meta && snap.locations.is_empty() => read_locations(&mut lx, &mut snap)?,
             "strings" => {
                 if have_strings {
                     return Err(lx.err("a second \"strings\" section"));
@@ -233,6 +250,67 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     };
     lx.numbers(&mut sink)?;
     sink.at.finish(lx, "node")
+}
+
+/// The `locations` array: records of `location_fields` (object_index, script_id, line, column
+/// in V8's order; other layouts are read by name). An object index must be a node's first field.
+fn read_locations<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result<(), ReadError> {
+    let default = ["object_index", "script_id", "line", "column"].map(String::from).to_vec();
+    let fields = if s.meta.location_fields.is_empty() { &default } else { &s.meta.location_fields };
+    let slot = |name: &str| fields.iter().position(|f| f == name);
+    let (Some(o), Some(sc), Some(l), Some(c)) = (slot("object_index"), slot("script_id"), slot("line"), slot("column")) else {
+        return lx.skip_value();
+    };
+    // Locations are a nicety: a section of another shape is skipped like an unknown one.
+    if !lx.at_number_array()? {
+        return lx.skip_value();
+    }
+    struct LocationSink<'a> {
+        width: usize,
+        slots: [usize; 4],
+        node_fields: u64,
+        node_count: u64,
+        record: [u64; 8],
+        k: usize,
+        out: &'a mut Vec<SourceLocation>,
+    }
+    impl Sink for LocationSink<'_> {
+        fn value(&mut self, v: u64) -> Result<(), String> {
+            if self.k < self.record.len() {
+                self.record[self.k] = v;
+            }
+            self.k += 1;
+            if self.k < self.width {
+                return Ok(());
+            }
+            self.k = 0;
+            let [o, s, l, c] = self.slots.map(|i| self.record[i]);
+            if o % self.node_fields != 0 || o / self.node_fields >= self.node_count {
+                return Err(format!("a location names object index {o}, which is not a node of this snapshot"));
+            }
+            let fit = |x: u64| u32::try_from(x).map_err(|_| format!("a location holds {x}, beyond 2^32"));
+            self.out.push(SourceLocation { node: (o / self.node_fields) as u32, script_id: fit(s)?, line: fit(l)?, column: fit(c)? });
+            Ok(())
+        }
+    }
+    let width = fields.len();
+    if width == 0 || width > 8 {
+        return lx.skip_value();
+    }
+    let mut sink = LocationSink {
+        width,
+        slots: [o, sc, l, c],
+        node_fields: s.meta.node_fields.len().max(1) as u64,
+        node_count: s.meta.node_count,
+        record: [0; 8],
+        k: 0,
+        out: &mut s.locations,
+    };
+    lx.numbers(&mut sink)?;
+    if sink.k != 0 {
+        return Err(lx.err("\"locations\" ends in the middle of a location"));
+    }
+    Ok(())
 }
 
 /// Receives the values of a number array, one at a time, in the reader's hot loop.
@@ -477,6 +555,7 @@ fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
         edge_types: type_names("edge_types")?,
         node_count: count("node_count")?,
         edge_count: count("edge_count")?,
+        location_fields: names("location_fields").unwrap_or_default(),
     };
     if meta.node_types.len() > 256 || meta.edge_types.len() > 256 {
         return Err("meta lists more than 256 node or edge types".into());
@@ -627,6 +706,18 @@ impl<'p, R: Read> Lexer<'p, R> {
 
     fn bump(&mut self) {
         self.pos += 1;
+    }
+
+    /// Whether the value here is an array whose first item is a number (or which is empty),
+    /// judged from the next 64 bytes without consuming anything.
+    fn at_number_array(&mut self) -> Result<bool, ReadError> {
+        self.skip_ws()?;
+        self.fill_keep(64)?;
+        let ahead = &self.buf[self.pos..self.len];
+        if ahead.first() != Some(&b'[') {
+            return Ok(false);
+        }
+        Ok(ahead[1..].iter().find(|b| !is_ws(**b)).is_some_and(|b| b.is_ascii_digit() || *b == b']'))
     }
 
     fn next_byte(&mut self) -> Result<Option<u8>, ReadError> {

@@ -6,16 +6,34 @@ use std::fmt::Write as _;
 
 use super::paths::ShortestPaths;
 use super::progress::Progress;
-use super::graph::{class_index, class_summary_with, dominators, ClassRow, Dominators, HeapGraph, ROOT};
+use super::graph::{class_index, class_summary_with, dominators, ClassRow, Dominators, HeapGraph, Location, ROOT};
 
 /// An object in the report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectRow {
     pub id: u64,
     pub class_name: String,
+    /// DevTools' name for people: `onTick()` for a closure, else the class.
+    pub name: String,
+    /// Its function's or constructor's source location, when V8 recorded one.
+    pub location: Option<Location>,
     pub self_size: u64,
     pub retained_size: u64,
 }
+
+impl ObjectRow {
+    /// `onTick() at app.js:7:33` / `Client`.
+    pub fn what(&self) -> String {
+        match &self.location {
+            Some(l) => format!("{} at {l}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// What a container is made of: `(what, count, retained)` with `what` as
+/// [`HeapGraph::describe`] says it, largest retained first.
+pub type Contents = Vec<(String, u64, u64)>;
 
 /// An object retaining more than `SUSPECT_SHARE` of the heap.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +44,9 @@ pub struct Suspect {
     pub mainly_in: Vec<ObjectRow>,
     /// Shortest path from the root: `(edge label, object)` pairs, root side first.
     pub retainer_path: Vec<(String, ObjectRow)>,
+    /// What the deepest `mainly_in` object (or the suspect itself) holds, so a grown container
+    /// never hides its contents: its dominator-tree children by what they are, largest first.
+    pub holds: Contents,
 }
 
 /// A block of the heap's composition: top-level objects of one class (those directly under a
@@ -76,6 +97,8 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     let row = |v: u32| ObjectRow {
         id: g.node_id(v),
         class_name: g.class_name(v),
+        name: g.display_name(v),
+        location: g.location(v),
         self_size: g.self_size(v),
         retained_size: d.retained[v as usize],
     };
@@ -99,11 +122,16 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     let suspects = by_retained
         .iter()
         .take(top)
-        .map(|&v| Suspect {
-            object: row(v),
-            percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
-            mainly_in: mainly_in(&d, &children, v).into_iter().map(row).collect(),
-            retainer_path: parents.path(g, v, 64).into_iter().map(|s| (s.edge, row(s.node))).collect(),
+        .map(|&v| {
+            let descent = mainly_in(&d, &children, v);
+            let container = descent.last().copied().unwrap_or(v);
+            Suspect {
+                object: row(v),
+                percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
+                mainly_in: descent.into_iter().map(row).collect(),
+                retainer_path: parents.path(g, v, 64).into_iter().map(|s| (s.edge, row(s.node))).collect(),
+                holds: contents(g, &d, &children, container, 3),
+            }
         })
         .collect();
 
@@ -113,6 +141,40 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
     Report { composition, nodes: g.node_count() as u64, edges: g.edge_count() as u64, total_size: total, classes, largest, suspects }
+}
+
+/// The dominator-tree children of `v`, grouped by [`HeapGraph::describe`]: `(what, count,
+/// retained)`, the `top` largest retained.
+pub fn contents(g: &HeapGraph, d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), v: u32, top: usize) -> Contents {
+    let mut by: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+    for &c in &list[first[v as usize] as usize..first[v as usize + 1] as usize] {
+        let e = by.entry(g.describe(c)).or_default();
+        e.0 += 1;
+        e.1 = e.1.saturating_add(d.retained[c as usize]);
+    }
+    let mut out: Contents = by.into_iter().map(|(k, (n, r))| (k, n, r)).collect();
+    out.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    out.truncate(top);
+    out
+}
+
+/// `60,000 x onTick() at app/home.js:34:18 (4,800,000 bytes), ...`
+pub fn contents_text(c: &Contents) -> String {
+    c.iter().map(|(what, n, r)| format!("{} x {what} ({} bytes)", thousands(*n), thousands(*r))).collect::<Vec<_>>().join(", ")
+}
+
+/// `{"what":..,"count":..,"retainedSize":..}` items.
+pub fn contents_json(c: &Contents) -> String {
+    let items: Vec<String> = c.iter().map(|(what, n, r)| format!("{{\"what\":{},\"count\":{n},\"retainedSize\":{r}}}", json_string(what))).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// A location as JSON: `{"script":..,"line":..,"column":..}` or `null`.
+pub fn location_json(l: &Option<Location>) -> String {
+    match l {
+        Some(l) => format!("{{\"script\":{},\"line\":{},\"column\":{}}}", json_string(&l.script), l.line, l.column),
+        None => "null".to_string(),
+    }
 }
 
 /// The heap as blocks of top-level objects per class (see [`Block`]): the 40 largest, the rest
@@ -208,13 +270,21 @@ impl Report {
             let _ = writeln!(s, "suspects (objects retaining more than 10% of the heap):");
             for x in &self.suspects {
                 let o = &x.object;
-                let _ = write!(s, "  {} @{} retains {} bytes ({:.1}%)", o.class_name, o.id, thousands(o.retained_size), x.percent);
+                let _ = write!(s, "  {} @{} retains {} bytes ({:.1}%)", o.name, o.id, thousands(o.retained_size), x.percent);
                 if let Some(m) = x.mainly_in.last() {
-                    let _ = write!(s, ", mainly in {} @{}", m.class_name, m.id);
+                    let _ = write!(s, ", mainly in {} @{}", m.name, m.id);
                 }
                 let _ = writeln!(s);
+                for r in std::iter::once(o).chain(x.mainly_in.last()) {
+                    if let Some(l) = &r.location {
+                        let _ = writeln!(s, "    {} is defined at {l}", r.name);
+                    }
+                }
+                if !x.holds.is_empty() {
+                    let _ = writeln!(s, "    holding: {}", contents_text(&x.holds));
+                }
                 if !x.retainer_path.is_empty() {
-                    let steps: Vec<String> = x.retainer_path.iter().map(|(label, o)| format!("{label} -> {} @{}", o.class_name, o.id)).collect();
+                    let steps: Vec<String> = x.retainer_path.iter().map(|(label, o)| format!("{label} -> {} @{}", o.name, o.id)).collect();
                     let _ = writeln!(s, "    path: (root) {}", steps.join(" "));
                 }
             }
@@ -226,7 +296,7 @@ impl Report {
         }
         let _ = writeln!(s, "\nlargest objects by retained size:");
         for o in &self.largest {
-            let _ = writeln!(s, "  {:<40} @{:<10} {:>16}", truncate(&o.class_name, 40), o.id, thousands(o.retained_size));
+            let _ = writeln!(s, "  {:<40} @{:<10} {:>16}", truncate(&o.what(), 40), o.id, thousands(o.retained_size));
         }
         s
     }
@@ -235,9 +305,11 @@ impl Report {
     pub fn to_json(&self) -> String {
         let obj = |o: &ObjectRow| {
             format!(
-                "{{\"id\":{},\"className\":{},\"selfSize\":{},\"retainedSize\":{}}}",
+                "{{\"id\":{},\"className\":{},\"name\":{},\"location\":{},\"selfSize\":{},\"retainedSize\":{}}}",
                 o.id,
                 json_string(&o.class_name),
+                json_string(&o.name),
+                location_json(&o.location),
                 o.self_size,
                 o.retained_size
             )
@@ -253,10 +325,11 @@ impl Report {
             .map(|x| {
                 let path: Vec<String> = x.retainer_path.iter().map(|(l, o)| format!("{{\"edge\":{},\"object\":{}}}", json_string(l), obj(o))).collect();
                 format!(
-                    "{{\"object\":{},\"percent\":{:.3},\"mainlyIn\":[{}],\"retainerPath\":[{}]}}",
+                    "{{\"object\":{},\"percent\":{:.3},\"mainlyIn\":[{}],\"holds\":{},\"retainerPath\":[{}]}}",
                     obj(&x.object),
                     x.percent,
                     x.mainly_in.iter().map(obj).collect::<Vec<_>>().join(","),
+                    contents_json(&x.holds),
                     path.join(",")
                 )
             })

@@ -18,6 +18,23 @@ pub fn node_snapshot(tag: &str, setup: &str) -> RawSnapshot {
     raw
 }
 
+/// Writes `source` to `<tmp>/<tag>/app.js`, runs it with node (it ends by writing a snapshot),
+/// and reads the snapshot: for checking source locations against a real file.
+pub fn node_snapshot_of_file(tag: &str, source: &str) -> (RawSnapshot, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("memwatch-core-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let app = dir.join("app.js");
+    let snap = dir.join("app.heapsnapshot");
+    std::fs::write(&app, format!("{source}\nrequire('v8').writeHeapSnapshot({:?});\n", snap.to_string_lossy())).expect("write app.js");
+    let status = std::process::Command::new("node").arg(&app).status().expect("node runs");
+    assert!(status.success(), "node could not run {}", app.display());
+    let file = std::fs::File::open(&snap).expect("snapshot written");
+    let size = file.metadata().map(|m| m.len()).ok();
+    let raw = read_snapshot(std::io::BufReader::new(file), size).expect("node's own snapshot reads");
+    std::fs::remove_dir_all(&dir).ok();
+    (raw, app)
+}
+
 /// A snapshot from (type, name, self size, id) nodes and (from, edge type, edge name, to) edges,
 /// as V8 would write it (node 0 is the root; element/hidden edge names are indices), read
 /// through the reader and built into the graph.

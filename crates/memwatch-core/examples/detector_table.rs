@@ -1,0 +1,128 @@
+//! The leak-detector table: delays to detect injected leaks and false alarms on controls, for
+//! the trend detector and memwatch's rule side by side, over the recorded series in
+//! `fixtures/series` (see `memwatch_core::replay`).
+//!
+//!   cargo run --release -p memwatch-core --example detector_table -- [--hours 60] [--dir DIR]
+use std::time::Instant;
+
+use memwatch_core::leak::{LeakConfig, LeakDetector};
+use memwatch_core::trend::TrendDetector;
+use memwatch_core::replay::{median_p95, run, Series, Which, RATES};
+use memwatch_core::trend::TrendConfig;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn fmt_s(ms: f64) -> String {
+    let s = ms / 1000.0;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn main() {
+    let dir = arg("--dir").unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/series").to_string());
+    let hours: f64 = arg("--hours").and_then(|h| h.parse().ok()).unwrap_or(60.0);
+    let mut series = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir).expect("fixtures dir").filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    names.sort();
+    for path in names.iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).expect("read fixture");
+        series.push(Series::parse(&name, &text).expect("fixture"));
+    }
+    let thinning = [1usize, 2, 4];
+    let detectors = [
+        ("trend (default)", Which::Trend(TrendConfig::default())),
+        ("memwatch rule + guard", Which::Memwatch(LeakConfig::default())),
+        ("memwatch rule, bare", Which::Memwatch(LeakConfig { consecutive_growths: 5, high_water_window: 0 })),
+    ];
+    println!("{} recorded control series, each with all, 1/2 and 1/4 of its full GCs; leaks injected at 6 moments each\n", series.len());
+    println!("| detector | leak rate | caught | median delay | p95 delay |");
+    println!("|---|---|---|---|---|");
+    for (label, which) in detectors {
+        for rate in RATES {
+            let horizon = if rate.per_ms > 60_000.0 { 6.0 * 3_600_000.0 } else { 3_600_000.0 };
+            let mut delays = Vec::new();
+            let mut total = 0;
+            for s in &series {
+                for &k in &thinning {
+                    let scaled = s.thinned(k);
+                    let reference = scaled.median_heap();
+                    for k in 0..6 {
+                        // Leaks start from 210 s (after the warm-up) to ~2 recordings in.
+                        let at = 210_000.0 + k as f64 * scaled.duration_ms() * 0.35;
+                        let points = scaled.extended(at + horizon);
+                        total += 1;
+                        if let (_, Some(d)) = run(which, &points, reference, Some((rate, at))) {
+                            delays.push(d);
+                        }
+                    }
+                }
+            }
+            let caught = delays.len();
+            let (m, p) = median_p95(&mut delays).map_or(("-".into(), "-".into()), |(m, p)| (fmt_s(m), fmt_s(p)));
+            let p = if caught < total { format!("{p} (missed {} within {})", total - caught, fmt_s(horizon)) } else { p };
+            println!("| {label} | {} | {caught}/{total} | {m} | {p} |", rate.label);
+        }
+    }
+    // Cost per observation, the detector alone (series built beforehand), median of 5 passes.
+    let long: Vec<(f64, u64)> = series.iter().flat_map(|s| s.extended(4.0 * 3_600_000.0)).enumerate().map(|(i, (_, v))| (i as f64 * 400.0, v)).collect();
+    let time = |f: &mut dyn FnMut(u64, f64) -> bool| {
+        let mut runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let mut n = 0u32;
+                for &(t, v) in &long {
+                    n += u32::from(f(v, t));
+                }
+                std::hint::black_box(n);
+                started.elapsed().as_nanos() as f64 / long.len() as f64
+            })
+            .collect();
+        runs.sort_by(|a, b| a.total_cmp(b));
+        runs[2]
+    };
+    let trend_ns = time(&mut {
+        let mut d = TrendDetector::new(TrendConfig::default());
+        move |v, t| d.observe(v, t).is_some()
+    });
+    let memwatch_ns = time(&mut {
+        let mut d = LeakDetector::new(LeakConfig::default());
+        move |v, t| d.observe(v, t).is_some()
+    });
+    println!(
+        "\ncost per full GC ({} observations, median of 5 passes): trend {trend_ns:.0} ns, memwatch rule {memwatch_ns:.0} ns",
+        long.len()
+    );
+    println!("\n| detector | control hours | false alarms | per 100 h | by series |");
+    println!("|---|---|---|---|---|");
+    for (label, which) in detectors {
+        let mut alarms = 0u32;
+        let mut by: Vec<String> = Vec::new();
+        let mut ran_hours = 0.0;
+        for s in &series {
+            let mut here = 0;
+            for &k in &thinning {
+                let points = s.thinned(k).extended(hours * 3_600_000.0);
+                ran_hours += points.last().unwrap().0 / 3_600_000.0;
+                here += run(which, &points, 0.0, None).0;
+            }
+            alarms += here;
+            if here > 0 {
+                by.push(format!("{} {here}", s.name));
+            }
+        }
+        println!(
+            "| {label} | {ran_hours:.0} | {alarms} | {:.2} | {} |",
+            100.0 * f64::from(alarms) / ran_hours,
+            if by.is_empty() { "-".to_string() } else { by.join(", ") }
+        );
+    }
+}
