@@ -164,14 +164,15 @@ impl HeapGraph {
     pub fn display_name(&self, node: u32) -> String {
         let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
         let name = self.string(self.node_name[node as usize]);
+        // A scope (`system / Context`) a located closure closes over: named by that file.
+        if let Some(file) = self.context_script.get(&node).and_then(|id| self.script_display(*id)) {
+            let base = if name.is_empty() { self.class_name(node) } else { name.to_string() };
+            return format!("{base} ({file})");
+        }
         match t {
             "closure" if name.is_empty() => "(anonymous)()".to_string(),
             "closure" => format!("{name}()"),
-            "hidden" if !name.is_empty() => match self.context_script.get(&node).and_then(|id| self.script_display(*id)) {
-                Some(file) => format!("{name} ({file})"),
-                None => name.to_string(),
-            },
-            "synthetic" if !name.is_empty() => name.to_string(),
+            "synthetic" | "hidden" if !name.is_empty() => name.to_string(),
             _ => self.class_name(node),
         }
     }
@@ -622,6 +623,8 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
         let obj = *by_name("LeakingClass").first().expect("LeakingClass instances");
         assert_eq!(g.location(obj).map(|l| (l.script, l.line)), Some(("app.js".to_string(), 1)));
         assert!(!by_name("(anonymous)()").is_empty(), "arrow functions are named (anonymous)()");
+        // A scope closed over by located closures is named by their file.
+        assert!((0..g.node_count() as u32).any(|v| g.display_name(v) == "system / Context (app.js)"));
         // Synthetic roots by their names.
         assert!((0..g.node_count() as u32).any(|v| g.display_name(v) == "(GC roots)"));
     }
