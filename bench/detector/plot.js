@@ -38,7 +38,7 @@ parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" font
 parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
 parts.push(`<text x="${M.l}" y="20" font-size="14" font-weight="bold">${esc(`${scenario}: ${description} (with medium-lived churn), node ${process.version}`)}</text>`);
 // warm-up
-const warm = 120;
+const warm = require('../..').getOptions().leakWarmupMs / 1000;
 parts.push(`<rect x="${x(0)}" y="${M.t}" width="${x(Math.min(warm, tMax)) - x(0)}" height="${H - M.t - M.b}" fill="#f1f1f1"/>`);
 parts.push(`<text x="${x(2)}" y="${M.t + 14}" fill="#777">warm-up (not tested)</text>`);
 // axes

@@ -4,13 +4,7 @@
 // pages are already in, and stops at its bound of 40,000 entries.
 const LIMIT = 40000;
 const cache = new Map();
-let x = 99991;
-function rand() {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>> 0) / 4294967296;
-}
+const rand = require('./rand').seeded(99991);
 
 module.exports = {
   kind: 'control',

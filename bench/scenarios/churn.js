@@ -4,13 +4,7 @@
 // kept in a ring of recent buffers. This data survives scavenges and reaches old space, so the
 // post-GC heap jitters by several percent from one full GC to the next, as on real services.
 // run-one.js applies it to every scenario unless --no-churn.
-let x = 0x2545f491;
-function rand() {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>> 0) / 4294967296;
-}
+const rand = require('./rand').seeded(0x2545f491);
 
 const ttlCache = new Map();
 const ring = new Array(2000);

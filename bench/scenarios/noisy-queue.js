@@ -3,14 +3,7 @@
 // walk), so the heap goes up and down with no trend.
 const queue = [];
 const MEAN = 20000;
-let x = 12345;
-function rand() {
-  // xorshift: deterministic, so runs are comparable
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>> 0) / 4294967296;
-}
+const rand = require('./rand').seeded(12345);
 
 module.exports = {
   kind: 'control',

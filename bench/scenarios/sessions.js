@@ -3,13 +3,7 @@
 // session (created if missing, with a cart of a few items) and sessions idle for 30 s are
 // swept. The number of live sessions follows the traffic mix and wanders, but has no trend.
 const sessions = new Map();
-let x = 424242;
-function rand() {
-  x ^= x << 13;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  return (x >>> 0) / 4294967296;
-}
+const rand = require('./rand').seeded(424242);
 setInterval(() => {
   const cutoff = Date.now() - 30000;
   for (const [k, s] of sessions) if (s.seen < cutoff) sessions.delete(k);
