@@ -166,6 +166,11 @@ impl Scale {
         true
     }
 
+    /// When the test window (the last WINDOW_BUCKETS closed buckets) begins, ms since the origin.
+    fn window_start_ms(&self) -> f64 {
+        (self.open_index - WINDOW_BUCKETS as i64) as f64 * self.bucket_ms
+    }
+
     fn window(&self) -> &[Bucket] {
         &self.closed[self.closed.len() - WINDOW_BUCKETS..]
     }
@@ -347,13 +352,9 @@ impl TrendDetector {
         let mut found: Option<(Trend, f64)> = None;
         for k in 0..self.scales.len() {
             let scale = &mut self.scales[k];
-            if scale.advance(rel) {
+            // A closed bucket is a new window to test, unless it begins in the warm-up.
+            if scale.advance(rel) && scale.window_start_ms() >= self.config.warmup_ms as f64 {
                 let window_ms = scale.bucket_ms * WINDOW_BUCKETS as f64;
-                let window_start = (scale.open_index - WINDOW_BUCKETS as i64) as f64 * scale.bucket_ms;
-                if window_start < self.config.warmup_ms as f64 {
-                    self.scales[k].open.add(value, t_ms);
-                    continue;
-                }
                 if let Some(trend) = self.evaluate(k) {
                     // The largest scale that sees it decides: its figures are the steadiest.
                     found = Some((trend, window_ms));
@@ -442,9 +443,8 @@ impl TrendDetector {
                 });
                 Some(report(&trend, trend.start_ms, trend.start_value, false))
             }
-            (Some(ep), Some((trend, window_ms))) => {
+            (Some(ep), Some((trend, _))) => {
                 ep.last_growth_ms = now_ms;
-                let _ = window_ms;
                 let reminder = self.config.reminder_ms;
                 if reminder > 0 && now_ms - ep.last_report_ms >= reminder as f64 {
                     ep.last_report_ms = now_ms;
