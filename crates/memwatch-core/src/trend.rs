@@ -28,8 +28,9 @@
 //!      level of its previous cycle, or recovers after a dip, is not a new leak.
 //! - A second path catches a test harness that leaks between `gc()` calls within 10 calls: the
 //!   last [`QUIET_SAMPLES`] samples, each from a forced GC (confirmed by the back-to-back GC that
-//!   `gc()` runs after it), taken one per bucket, pass the same four tests and lie on a straight
-//!   line to within a tenth of the per-GC rise. Natural GCs never take this path: a natural
+//!   `gc()` runs after it), pass the same four tests and, in call order, lie on a straight line
+//!   to within a tenth of the per-call rise (a harness leaks per call; its calls slow down as
+//!   the heap grows, so in time the same samples bend). Natural GCs never take this path: a natural
 //!   series can be smooth for a while (a batch filling up, a warm-up) without being a leak.
 //!
 //! One report per leak episode; while the heap keeps growing the episode goes on and is reported
@@ -421,11 +422,17 @@ impl TrendDetector {
         }
         let all = &self.forced[..self.forced_len];
         let (before, window) = all.split_at(all.len() - QUIET_SAMPLES);
-        let points: Vec<(f64, f64, u32)> = window.iter().map(|&(t, v)| (t, v as f64, 1)).collect();
-        if points.windows(2).any(|w| w[1].0 <= w[0].0) {
-            // Same-millisecond samples carry no slope.
+        let (first_ms, last_ms) = (window[0].0, window[QUIET_SAMPLES - 1].0);
+        if last_ms <= first_ms {
+            // Same-millisecond samples carry no rate.
             return None;
         }
+        // A harness leaks per call, not per second: its calls slow down as the heap grows (each
+        // GC has more to mark), so its samples lie on a line in call order, and on a curve in
+        // time. Placed evenly over the same span, they keep the window's true duration and rate.
+        let step_ms = (last_ms - first_ms) / (QUIET_SAMPLES - 1) as f64;
+        let points: Vec<(f64, f64, u32)> =
+            window.iter().enumerate().map(|(i, &(_, v))| (first_ms + i as f64 * step_ms, v as f64, 1)).collect();
         let before: Vec<f64> = before.iter().map(|&(_, v)| v as f64).collect();
         steady_rise(&points, &before, self.config.min_growth_percent, true)
     }
@@ -666,8 +673,10 @@ mod tests {
         let mut at = None;
         for i in 0..30u64 {
             let v = 6 * 1_048_576 + i * 1_000_000 + (i * 7919 % 13) * 100;
-            let mut fired = d.observe(v, 1000.0 + i as f64 * 20.0).is_some();
-            fired |= d.refine_last(v - 64, 1000.0 + i as f64 * 20.0 + 2.0).is_some(); // gc()'s second GC
+            // Calls slow down as the heap grows (each GC marks more): 20 ms apart, then 80.
+            let t = 1000.0 + i as f64 * 20.0 + (i * i) as f64 * 2.0;
+            let mut fired = d.observe(v, t).is_some();
+            fired |= d.refine_last(v - 64, t + 2.0).is_some(); // gc()'s second GC
             if fired && at.is_none() {
                 at = Some(i);
             }
