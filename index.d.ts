@@ -380,6 +380,58 @@ declare namespace memwatch {
     /** Analyses a snapshot into a self-contained HTML report; returns its path. */
     htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[] }): string;
     HeapDiff: HeapDiffConstructor;
+    /**
+     * Runs `fn` (sync or async) `warmup` times, then `iterations` times in `rounds` rounds with a
+     * heap summary after each, and says which classes were left behind in every round.
+     */
+    leakTest(fn: (i: number) => unknown, options?: LeakTestOptions): Promise<LeakTestResult>;
+    /** Resolves when `fn` leaks nothing; rejects with an `AssertionError` naming what leaks and where. */
+    assertNoLeak(fn: (i: number) => unknown, options?: LeakTestOptions): Promise<LeakTestResult>;
+  }
+
+  interface LeakTestOptions {
+    /** Measured calls (default 200), split evenly over the rounds. */
+    iterations?: number;
+    /** Measured rounds, 2 to 50 (default 4): a class leaks when it is left behind in every round after the first. */
+    rounds?: number;
+    /** Calls before measuring (default 50): JIT, lazy initialisation and caches settle here. */
+    warmup?: number;
+    /** Objects left behind per call, at least, for a class to count (default 0.02: one in 50 calls). */
+    minPerCall?: number;
+    /** Classes to find a retainer path for, 0 to 50 (default 5). */
+    retainers?: number;
+    /** The function's name in the failure message (default: `fn.name`). */
+    name?: string;
+  }
+
+  interface LeakTestClass {
+    /** As in HeapDiff's `details[].what`: a constructor name, `Closure`, `String`, ... */
+    what: string;
+    /** Objects of the class allocated during the measured rounds and alive at the end. */
+    count: number;
+    /** Net bytes the class grew by over the measured rounds. */
+    bytes: number;
+    /** Objects left behind per call, after the first round. */
+    perIteration: number;
+  }
+
+  interface LeakTestGroup {
+    what: string;
+    count: number;
+    /** Leaf first: `SessionRecord @123 <- [41] in Array @45 <- sessions in system / Context (app.js) ...`. */
+    path: string;
+    /** `file:line:col` of the class's constructor (or the closure's function); null when V8 recorded none. */
+    location: string | null;
+    steps: RetainerStep[];
+  }
+
+  interface LeakTestResult {
+    leaked: boolean;
+    iterations: number;
+    /** The leaking classes, most bytes first. */
+    classes: LeakTestClass[];
+    /** For the first `retainers` classes: how a GC root holds a new instance, and where it was defined. */
+    groups: LeakTestGroup[];
   }
 }
 

@@ -3,13 +3,14 @@
 //
 // The public face, and only that: the EventEmitter users hold, with the API attached to it.
 // Each concept lives in its own module under lib/ (loader, monitor and events, HeapDiff,
-// snapshots, analysis, report). index.mjs re-exports the same names for ESM.
+// leak tests, snapshots, analysis, report). index.mjs re-exports the same names for ESM.
 
 const native = require('./lib/native.js');
 const monitor = require('./lib/monitor.js');
 const analysis = require('./lib/analysis.js');
 const snapshots = require('./lib/snapshots.js');
 const { HeapDiff } = require('./lib/heapdiff.js');
+const leakTests = require('./lib/leaktest.js');
 
 const memwatch = monitor.memwatch;
 
@@ -21,6 +22,9 @@ Object.assign(memwatch, {
   statsHistory: monitor.statsHistory,
   // heap diffs
   HeapDiff,
+  // leak tests
+  leakTest: leakTests.leakTest,
+  assertNoLeak: leakTests.assertNoLeak,
   // snapshots and their triggers
   writeSnapshot: snapshots.writeSnapshot,
   snapshotOnSignal: snapshots.snapshotOnSignal,

@@ -10,6 +10,8 @@ export const {
   setOptions,
   statsHistory,
   HeapDiff,
+  leakTest,
+  assertNoLeak,
   writeSnapshot,
   snapshotOnSignal,
   snapshotOnLeak,

@@ -63,3 +63,15 @@ test('every public function is declared on MemWatch, and the new reports are typ
   assert.ok(sample, 'stats were recorded by the earlier tests');
   assert.deepStrictEqual(declaredFields('StatsSample').sort(), Object.keys(sample).sort());
 });
+
+test('leakTest results are typed field for field', async () => {
+  const kept = [];
+  const r = await memwatch.leakTest(() => kept.push({ at: kept.length }), { iterations: 40, warmup: 0 });
+  assert.ok(r.leaked && r.groups.length >= 1);
+  assert.deepStrictEqual(declaredFields('LeakTestResult').sort(), Object.keys(r).sort());
+  assert.deepStrictEqual(declaredFields('LeakTestClass').sort(), Object.keys(r.classes[0]).sort());
+  assert.deepStrictEqual(declaredFields('LeakTestGroup').sort(), Object.keys(r.groups[0]).sort());
+  const options = declaredFields('LeakTestOptions').sort();
+  assert.deepStrictEqual(options, ['iterations', 'minPerCall', 'name', 'retainers', 'rounds', 'warmup']);
+  assert.deepStrictEqual(Object.keys(require('../lib/leaktest.js').LEAK_TEST_DEFAULTS).concat('name').sort(), options);
+});

@@ -39,6 +39,7 @@ const FEATURES = [
   ['stats / gc()', ['stats.test.js', 'types.test.js', 'abi.test.js']],
   ['leak', ['leak.test.js']],
   ['HeapDiff', ['heapdiff.test.js']],
+  ['leak tests (jest, vitest)', ['leaktest.test.js', 'leaktest-runners.test.js']],
   ['worker threads', ['workers.test.js']],
   ['analyze', ['analyze.test.js', 'crosscheck.test.js']],
   ['snapshots, diff, leaks', ['snapshots.test.js']],

@@ -162,3 +162,10 @@ pub fn gc() -> Result<()> {
     current_isolate()?.full_gc();
     Ok(())
 }
+
+/// memwatch's size text (`1024 bytes`, `1.5 kb`, `1.78 mb`): the core's one formatter, for the
+/// JS side's messages (leak tests), so sizes read the same everywhere.
+#[napi]
+pub fn format_size(bytes: f64) -> String {
+    memwatch_core::format::nice_size(bytes)
+}

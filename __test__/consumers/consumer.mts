@@ -1,5 +1,5 @@
 // A TypeScript ESM consumer: default and named imports, end() narrowed by its options.
-import memwatch, { HeapDiff, gc, on, setOptions, type LeakInfo, type Stats, type HeapDiffResult } from 'memwatch-rs';
+import memwatch, { HeapDiff, gc, on, setOptions, assertNoLeak as assertNoLeakNamed, type LeakInfo, type Stats, type HeapDiffResult } from 'memwatch-rs';
 
 gc();
 const withPaths = new HeapDiff({ retainers: 2 }).end();
@@ -9,3 +9,9 @@ const grew: number = plain.change.details.filter((d) => d['+'] > 0).length;
 on('leak', (info: LeakInfo) => console.log(info.reason, info.growth, firstPath, grew));
 memwatch.on('stats', (s: Stats) => console.log(s.current_base, s.usage_trend));
 setOptions({ consecutiveGrowths: 5 });
+
+const result = await memwatch.leakTest(async (i) => i * 2, { iterations: 100 });
+const names: string[] = result.classes.map((c) => `${c.what} ${c.perIteration}`);
+const where: (string | null)[] = result.groups.map((g) => g.location);
+await assertNoLeakNamed(() => undefined, { name: 'noop' });
+console.log(names, where);

@@ -1,0 +1,177 @@
+'use strict';
+// Leak tests for unit tests: `leakTest(fn)` runs `fn` many times and says which classes leak,
+// `assertNoLeak(fn)` turns that into a test failure that names them. Not a profiler: it answers
+// "does calling this leave objects behind, in proportion to the calls" and nothing else.
+//
+// How it decides. After `warmup` calls (JIT, lazy initialisation, caches filling), it takes a
+// compact heap summary (the ids HeapDiff keeps, after a full GC), then `rounds` times: `k`
+// calls, another summary. Per class it counts the objects allocated in each round that are still
+// alive at the end of the round (new ids) minus those of the class that died (a bounded cache
+// evicting as much as it adds nets zero). A class leaks when it is left behind in *every* round
+// after the first, at least once per `1 / minPerCall` calls overall: one-off allocations
+// (the first call of something, a cache reaching its bound) happen in one or two rounds, a leak
+// in all of them. No timing, no byte thresholds: counts of objects, deterministic for a
+// deterministic `fn`.
+
+const assert = require('node:assert');
+const native = require('./native.js');
+const { formatSize } = native;
+
+const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5 });
+
+/** Our own objects each round leaves alive: the summary kept from the round before, a native
+ * wrapper (its class) and the object napi ties to it. Counted out, so a clean `fn` nets zero. */
+const OWN = { HeapSummary: 1, Object: 1 };
+
+function checkInteger(name, value, min, max) {
+  if (typeof value !== 'number') throw new TypeError(`leakTest: "${name}" must be an integer from ${min} to ${max}, got ${value === null ? 'null' : `a ${typeof value}`}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`leakTest: "${name}" must be an integer from ${min} to ${max}, got ${value}`);
+}
+
+function parseOptions(options) {
+  if (options === undefined) return { ...DEFAULTS, name: undefined };
+  if (options === null || typeof options !== 'object') throw new TypeError('leakTest: options must be an object, e.g. { iterations: 200 }');
+  const o = { ...DEFAULTS, name: undefined, ...options };
+  checkInteger('rounds', o.rounds, 2, 50);
+  checkInteger('iterations', o.iterations, o.rounds, 10_000_000);
+  checkInteger('warmup', o.warmup, 0, 10_000_000);
+  checkInteger('retainers', o.retainers, 0, 50);
+  if (typeof o.minPerCall !== 'number' || !(o.minPerCall > 0 && o.minPerCall <= 1000)) throw new RangeError(`leakTest: "minPerCall" must be a number above 0 and at most 1000, got ${o.minPerCall}`);
+  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`leakTest: "name" must be a string, got a ${typeof o.name}`);
+  return o;
+}
+
+/** Runs `fn` `count` times, awaiting each result that is a promise; `fn`'s errors propagate. */
+async function callTimes(fn, count, offset) {
+  for (let i = 0; i < count; i++) {
+    const r = fn(offset + i);
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') await r;
+  }
+}
+
+/** Lets what the calls scheduled run (resolved promises, cleared or immediate timers). */
+function settle() {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/** what -> net objects left behind (allocated minus freed) in one round's diff. */
+function netByClass(diff) {
+  const net = new Map();
+  for (const d of diff.change.details) {
+    const n = d['+'] - d['-'] - (OWN[d.what] || 0);
+    if (n !== 0) net.set(d.what, n);
+  }
+  return net;
+}
+
+/**
+ * Runs `fn` (sync or async) `warmup` times, then `iterations` times in `rounds` measured rounds,
+ * and resolves to `{ leaked, iterations, classes, groups }`.
+ */
+async function leakTest(fn, options) {
+  if (typeof fn !== 'function') throw new TypeError(`leakTest: the first argument must be a function, got ${fn === null ? 'null' : `a ${typeof fn}`}`);
+  const o = parseOptions(options);
+  await callTimes(fn, o.warmup, 0);
+  await settle();
+  // Filled in place: growing an array between summaries would itself be counted.
+  const summaries = new Array(o.rounds + 1).fill(null);
+  const perRound = Math.floor(o.iterations / o.rounds);
+  summaries[0] = native.takeHeapSummary();
+  let done = 0;
+  for (let r = 1; r <= o.rounds; r++) {
+    const k = r === o.rounds ? o.iterations - done : perRound;
+    await callTimes(fn, k, o.warmup + done);
+    done += k;
+    await settle();
+    summaries[r] = r === o.rounds ? native.takeHeapSummaryWithGraph() : native.takeHeapSummary();
+  }
+  return judge(summaries, o);
+}
+
+/** What V8 makes on its own while code runs: its compilers tier functions up over thousands of
+ * calls (Sparkplug, Maglev, TurboFan), so machine code can grow in every round of a clean
+ * function. A program cannot leak code without leaking the closures that own it, which count. */
+const NOT_LEAKS = new Set(['Code']);
+
+function judge(summaries, o) {
+  const rounds = summaries.length - 1;
+  const nets = [];
+  for (let r = 1; r <= rounds; r++) nets.push(netByClass(native.diffHeapSummaries(summaries[r - 1], summaries[r])));
+  const total = native.diffHeapSummaries(summaries[0], summaries[rounds]);
+  const laterCalls = o.iterations - Math.floor(o.iterations / o.rounds);
+  const classes = [];
+  for (const d of total.change.details) {
+    if (NOT_LEAKS.has(d.what)) continue;
+    const later = nets.slice(1).map((m) => m.get(d.what) || 0);
+    const leftBehind = later.reduce((a, b) => a + b, 0);
+    if (!later.every((n) => n > 0) || leftBehind < o.minPerCall * laterCalls) continue;
+    // Alive at the end and allocated since the first summary, less the summaries we keep.
+    const count = d['+'] - rounds * (OWN[d.what] || 0);
+    classes.push({ what: d.what, count, bytes: d.size_bytes, perIteration: round3(leftBehind / laterCalls) });
+  }
+  classes.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+  let groups = [];
+  if (classes.length && o.retainers > 0) {
+    const want = classes.slice(0, o.retainers).map((c) => c.what);
+    groups = native.heapDiffRetainers(summaries[0], summaries[rounds], want).map((s) => {
+      const c = classes.find((x) => x.what === s.what);
+      return { what: s.what, count: c ? c.count : 0, path: shortPath(s.path), location: s.location, steps: s.steps };
+    });
+  }
+  return { leaked: classes.length > 0, iterations: o.iterations, classes, groups };
+}
+
+/** A retainer path without its last, always-same hops (`<- [7] in (GC roots) <- [1] in (root)`). */
+function shortPath(path) {
+  return path.replace(/ <- \S+ in \(GC roots\)(?: @\d+)? <- \S+ in \(root\)(?: @\d+)?$/, '');
+}
+
+/** A class as a person names it: a closure by its function (`onTick()`), else its class. */
+function label(what, group) {
+  // Steps run root first: the last is the object itself.
+  return what === 'Closure' && group && group.steps.length ? group.steps[group.steps.length - 1].className : what;
+}
+
+function round3(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** `checkout leaks 1 SessionRecord (48 bytes) per call: 200 calls left 200 alive, held by ...`. */
+function failureMessage(name, result) {
+  const lines = [];
+  const [top, ...rest] = result.classes;
+  const group = result.groups.find((g) => g.what === top.what);
+  const what = label(top.what, group);
+  const per = top.perIteration;
+  const each = formatSize(Math.round(top.count > 0 ? top.bytes / top.count : top.bytes));
+  const rate = per >= 1 ? `${formatCount(per)} ${what} (${each}) per call` : `1 ${what} (${each}) every ${formatCount(1 / per)} calls`;
+  let head = `${name} leaks ${rate}: ${result.iterations} calls left ${top.count} alive`;
+  if (group) head += `, held by ${group.path}${group.location ? `; ${what} is at ${group.location}` : ''}`;
+  lines.push(head);
+  for (const c of rest) {
+    const g = result.groups.find((x) => x.what === c.what);
+    const where = g ? `, held by ${g.path}${g.location ? `; at ${g.location}` : ''}` : '';
+    lines.push(`  also ${formatCount(c.perIteration)} ${label(c.what, g)} per call (${c.count} alive, ${formatSize(c.bytes)})${where}`);
+  }
+  return lines.join('\n');
+}
+
+function formatCount(x) {
+  return String(Math.round(x * 100) / 100);
+}
+
+/** Resolves when `fn` leaks nothing; rejects with an AssertionError naming what leaks and where. */
+async function assertNoLeak(fn, options) {
+  const result = await leakTest(fn, options);
+  if (!result.leaked) return result;
+  const name = (options && options.name) || (fn.name ? fn.name : 'the function');
+  throw new assert.AssertionError({
+    message: failureMessage(name, result),
+    actual: result.classes,
+    expected: [],
+    operator: 'assertNoLeak',
+    stackStartFn: assertNoLeak,
+  });
+}
+
+module.exports = { leakTest, assertNoLeak, LEAK_TEST_DEFAULTS: DEFAULTS };
