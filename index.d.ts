@@ -163,6 +163,34 @@ declare namespace memwatch {
   interface HeapDiffOptions {
     /** For this many classes that grew most (0 to 50), add a retainer path of a new instance. */
     retainers?: number;
+    /** Run V8's allocation tracker until `end()`, which adds `stacks` (slows the code in between). */
+    stacks?: boolean;
+  }
+
+  /** One frame of an allocation stack. */
+  interface StackFrame {
+    function: string;
+    /** Relative to the directory the snapshot's scripts share; null when V8 knows no script. */
+    script: string | null;
+    /** 1-based; 0 when unknown. */
+    line: number;
+    column: number;
+  }
+
+  /** New objects of one class allocated at one stack, and still alive at `end()`. */
+  interface AllocationStack {
+    what: string;
+    count: number;
+    bytes: number;
+    /** Innermost first. */
+    frames: StackFrame[];
+    /** `+10000 LeakingClass allocated at handleRequest (app.js:42:3) <- route (app.js:80:1)`. */
+    text: string;
+  }
+
+  interface HeapDiffWithStacks extends HeapDiffResult {
+    /** With `new HeapDiff({ stacks: true })`: for the 5 classes that grew most, their top 3 allocation stacks. */
+    stacks: AllocationStack[];
   }
 
   /**
@@ -175,6 +203,8 @@ declare namespace memwatch {
   }
 
   interface HeapDiffConstructor {
+    new (options: HeapDiffOptions & { retainers: number; stacks: true }): HeapDiff<HeapDiffWithRetainers & HeapDiffWithStacks>;
+    new (options: HeapDiffOptions & { stacks: true }): HeapDiff<HeapDiffWithStacks>;
     new (options: HeapDiffOptions & { retainers: number }): HeapDiff<HeapDiffWithRetainers>;
     new (options?: HeapDiffOptions): HeapDiff<HeapDiffResult>;
     readonly prototype: HeapDiff<HeapDiffResult>;
@@ -402,6 +432,8 @@ declare namespace memwatch {
     retainers?: number;
     /** The function's name in the failure message (default: `fn.name`). */
     name?: string;
+    /** Record allocation stacks during the measured rounds (V8's allocation tracker; slower). */
+    stacks?: boolean;
   }
 
   interface LeakTestClass {
@@ -423,6 +455,8 @@ declare namespace memwatch {
     /** `file:line:col` of the class's constructor (or the closure's function); null when V8 recorded none. */
     location: string | null;
     steps: RetainerStep[];
+    /** With `stacks: true`: where most of the class's leaked objects were allocated (null if V8 recorded no stack). */
+    stack?: AllocationStack | null;
   }
 
   interface LeakTestResult {

@@ -149,3 +149,49 @@ test('1,000 HeapDiffs dropped without end(), then gc(): no crash, memory release
   assert.ok(out.ok);
   assert.ok(out.rssGrowthMb < 200, `RSS grew ${out.rssGrowthMb} MB`);
 });
+
+const APP = path.join(__dirname, 'fixtures', 'allocating-app.js');
+const APP_LINES = require('node:fs').readFileSync(APP, 'utf8').split('\n');
+const lineOf = (text) => APP_LINES.findIndex((l) => l.includes(text)) + 1;
+
+test('HeapDiff({ stacks: true }) names the function and line that allocated the new objects', () => {
+  // A process of its own: V8's compilers may inline handleRequest into route once they are hot,
+  // and the stacks then name route; a few calls in a fresh process stay unoptimised.
+  const r = runNode(`
+    const memwatch = require('.');
+    const app = require(${JSON.stringify(APP)});
+    const hd = new memwatch.HeapDiff({ stacks: true });
+    app.route(300);
+    const d = hd.end();
+    console.log(JSON.stringify(d.stacks.filter((s) => s.what === 'LeakingRecord')));
+  `);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const stacks = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(stacks.length >= 1, 'a stack for LeakingRecord');
+  assert.strictEqual(stacks.reduce((n, s) => n + s.count, 0), 300, 'every new LeakingRecord is in a stack');
+  const top = stacks[0];
+  assert.strictEqual(top.count, 300);
+  assert.deepStrictEqual(top.frames.slice(0, 2).map((f) => f.function), ['handleRequest', 'route']);
+  assert.ok(top.frames[0].script.endsWith('allocating-app.js'), top.frames[0].script);
+  assert.strictEqual(top.frames[0].line, lineOf('function handleRequest'));
+  assert.strictEqual(top.frames[1].line, lineOf('function route'));
+  assert.match(top.text, new RegExp(`^\\+300 LeakingRecord allocated at handleRequest \\(\\S*allocating-app\\.js:${lineOf('function handleRequest')}:\\d+\\) <- route \\(\\S*allocating-app\\.js:${lineOf('function route')}:\\d+\\)`));
+  assert.doesNotMatch(top.text, /node:internal/, 'the text stops where Node\'s internals begin');
+});
+
+test('HeapDiff stacks: with retainers too, both are there; without the option, neither; bad values refused', () => {
+  const app = require(APP);
+  const hd = new memwatch.HeapDiff({ stacks: true, retainers: 1 });
+  app.route(50);
+  const d = hd.end();
+  assert.ok(Array.isArray(d.stacks) && d.stacks.some((s) => s.what === 'LeakingRecord' && s.count === 50), JSON.stringify(d.stacks.map((s) => s.text)));
+  assert.ok(d.retainers.length === 1 && /LeakingRecord/.test(d.retainers[0].path));
+  const plain = new memwatch.HeapDiff({ stacks: false });
+  app.route(10);
+  assert.deepStrictEqual(Object.keys(plain.end()), ['before', 'after', 'change']);
+  assert.throws(() => new memwatch.HeapDiff({ stacks: 'yes' }), { name: 'TypeError', message: /"stacks" must be true or false, got a string/ });
+  // The tracker stops at end(): a later plain snapshot carries no stacks and costs nothing extra.
+  const later = new memwatch.HeapDiff({ retainers: 1 });
+  app.route(10);
+  assert.strictEqual(later.end().stacks, undefined);
+});

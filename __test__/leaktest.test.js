@@ -114,3 +114,14 @@ test('leak tests leave the monitor as it was: no stats or leak events from their
     memwatch.removeListener('stats', onStats);
   }
 });
+
+test('stacks: true adds where the leaked objects were allocated, to the result and to the message', async () => {
+  const { fn } = corpus.LEAKING['a module array'];
+  const r = await leakTest(fn, { stacks: true });
+  const group = r.groups.find((g) => g.what === 'SessionRecord');
+  assert.ok(group.stack, JSON.stringify(group));
+  assert.strictEqual(group.stack.frames[0].function, 'moduleArray');
+  assert.strictEqual(group.stack.frames[0].line, lineOf('function moduleArray'));
+  await assert.rejects(assertNoLeak(fn, { stacks: true }), new RegExp(`\\n  SessionRecord allocated at moduleArray \\(\\S*leak-corpus\\.js:${lineOf('function moduleArray')}:\\d+\\)(\\n|$)`));
+  await assert.rejects(leakTest(fn, { stacks: 1 }), { name: 'TypeError', message: /"stacks" must be true or false/ });
+});

@@ -66,12 +66,27 @@ test('every public function is declared on MemWatch, and the new reports are typ
 
 test('leakTest results are typed field for field', async () => {
   const kept = [];
-  const r = await memwatch.leakTest(() => kept.push({ at: kept.length }), { iterations: 40, warmup: 0 });
+  const r = await memwatch.leakTest(() => kept.push({ at: kept.length }), { iterations: 40, warmup: 0, stacks: true });
   assert.ok(r.leaked && r.groups.length >= 1);
   assert.deepStrictEqual(declaredFields('LeakTestResult').sort(), Object.keys(r).sort());
   assert.deepStrictEqual(declaredFields('LeakTestClass').sort(), Object.keys(r.classes[0]).sort());
   assert.deepStrictEqual(declaredFields('LeakTestGroup').sort(), Object.keys(r.groups[0]).sort());
   const options = declaredFields('LeakTestOptions').sort();
-  assert.deepStrictEqual(options, ['iterations', 'minPerCall', 'name', 'retainers', 'rounds', 'warmup']);
+  assert.deepStrictEqual(options, ['iterations', 'minPerCall', 'name', 'retainers', 'rounds', 'stacks', 'warmup']);
+  assert.ok(r.groups[0].stack, 'stacks: true gives the group its allocation stack');
+  assert.deepStrictEqual(declaredFields('AllocationStack').sort(), Object.keys(r.groups[0].stack).sort());
   assert.deepStrictEqual(Object.keys(require('../lib/leaktest.js').LEAK_TEST_DEFAULTS).concat('name').sort(), options);
+});
+
+test('HeapDiff stacks are typed field for field', () => {
+  const hd = new memwatch.HeapDiff({ stacks: true });
+  globalThis.__typesKeep = Array.from({ length: 2000 }, (_, i) => ({ i }));
+  const d = hd.end();
+  delete globalThis.__typesKeep;
+  assert.ok(d.stacks.length >= 1);
+  assert.deepStrictEqual(declaredFields('HeapDiffWithStacks'), ['stacks']);
+  assert.deepStrictEqual(declaredFields('AllocationStack').sort(), Object.keys(d.stacks[0]).sort());
+  const frame = d.stacks.find((s) => s.frames.length).frames[0];
+  assert.deepStrictEqual(declaredFields('StackFrame').sort(), Object.keys(frame).sort());
+  assert.deepStrictEqual(declaredFields('HeapDiffOptions').sort(), ['retainers', 'stacks']);
 });

@@ -15,9 +15,10 @@
 
 const assert = require('node:assert');
 const native = require('./native.js');
+const { trackAllocations, STACK_DEPTH } = require('./heapdiff.js');
 const { formatSize } = native;
 
-const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5 });
+const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5, stacks: false });
 
 /** Our own objects each round leaves alive: the summary kept from the round before, a native
  * wrapper (its class) and the object napi ties to it. Counted out, so a clean `fn` nets zero. */
@@ -37,6 +38,7 @@ function parseOptions(options) {
   checkInteger('warmup', o.warmup, 0, 10_000_000);
   checkInteger('retainers', o.retainers, 0, 50);
   if (typeof o.minPerCall !== 'number' || !(o.minPerCall > 0 && o.minPerCall <= 1000)) throw new RangeError(`leakTest: "minPerCall" must be a number above 0 and at most 1000, got ${o.minPerCall}`);
+  if (typeof o.stacks !== 'boolean') throw new TypeError(`leakTest: "stacks" must be true or false, got a ${typeof o.stacks}`);
   if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`leakTest: "name" must be a string, got a ${typeof o.name}`);
   return o;
 }
@@ -76,14 +78,20 @@ async function leakTest(fn, options) {
   // Filled in place: growing an array between summaries would itself be counted.
   const summaries = new Array(o.rounds + 1).fill(null);
   const perRound = Math.floor(o.iterations / o.rounds);
-  summaries[0] = native.takeHeapSummary();
-  let done = 0;
-  for (let r = 1; r <= o.rounds; r++) {
-    const k = r === o.rounds ? o.iterations - done : perRound;
-    await callTimes(fn, k, o.warmup + done);
-    done += k;
-    await settle();
-    summaries[r] = r === o.rounds ? native.takeHeapSummaryWithGraph() : native.takeHeapSummary();
+  // With stacks: V8's allocation tracker records a stack per allocation from here on.
+  const untrack = o.stacks ? trackAllocations() : null;
+  try {
+    summaries[0] = native.takeHeapSummary();
+    let done = 0;
+    for (let r = 1; r <= o.rounds; r++) {
+      const k = r === o.rounds ? o.iterations - done : perRound;
+      await callTimes(fn, k, o.warmup + done);
+      done += k;
+      await settle();
+      summaries[r] = r === o.rounds ? native.takeHeapSummaryWithGraph() : native.takeHeapSummary();
+    }
+  } finally {
+    if (untrack) untrack();
   }
   return judge(summaries, o);
 }
@@ -111,11 +119,16 @@ function judge(summaries, o) {
   }
   classes.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
   let groups = [];
-  if (classes.length && o.retainers > 0) {
-    const want = classes.slice(0, o.retainers).map((c) => c.what);
-    groups = native.heapDiffRetainers(summaries[0], summaries[rounds], want).map((s) => {
+  const want = classes.slice(0, o.retainers).map((c) => c.what);
+  const [first, last] = [summaries[0], summaries[rounds]];
+  // Stacks first: they read the end snapshot's graph, which the retainer paths then free.
+  const stacks = o.stacks && want.length ? native.heapDiffStacks(first, last, want, 1, STACK_DEPTH, false) : [];
+  if (want.length) {
+    groups = native.heapDiffRetainers(first, last, want).map((s) => {
       const c = classes.find((x) => x.what === s.what);
-      return { what: s.what, count: c ? c.count : 0, path: shortPath(s.path), location: s.location, steps: s.steps };
+      const group = { what: s.what, count: c ? c.count : 0, path: shortPath(s.path), location: s.location, steps: s.steps };
+      if (o.stacks) group.stack = stacks.find((x) => x.what === s.what) || null;
+      return group;
     });
   }
   return { leaked: classes.length > 0, iterations: o.iterations, classes, groups };
@@ -124,6 +137,13 @@ function judge(summaries, o) {
 /** A retainer path without its last, always-same hops (`<- [7] in (GC roots) <- [1] in (root)`). */
 function shortPath(path) {
   return path.replace(/ <- \S+ in \(GC roots\)(?: @\d+)? <- \S+ in \(root\)(?: @\d+)?$/, '');
+}
+
+/** A stack's text without its count and without the frames of this module (callTimes and the
+ * leak test itself, through which every call of `fn` comes). */
+function ownFramesOnly(text) {
+  const cut = text.indexOf(` <- ${callTimes.name} (`);
+  return (cut >= 0 ? text.slice(0, cut) : text).replace(/^\+\d+ /, '');
 }
 
 /** A class as a person names it: a closure by its function (`onTick()`), else its class. */
@@ -148,6 +168,7 @@ function failureMessage(name, result) {
   let head = `${name} leaks ${rate}: ${result.iterations} calls left ${top.count} alive`;
   if (group) head += `, held by ${group.path}${group.location ? `; ${what} is at ${group.location}` : ''}`;
   lines.push(head);
+  if (group && group.stack) lines.push(`  ${ownFramesOnly(group.stack.text)}`);
   for (const c of rest) {
     const g = result.groups.find((x) => x.what === c.what);
     const where = g ? `, held by ${g.path}${g.location ? `; at ${g.location}` : ''}` : '';

@@ -36,6 +36,10 @@ impl HeapSummary {
         Ok(())
     }
 
+    pub(crate) fn graph(&self) -> Option<&HeapGraph> {
+        self.graph.as_ref()
+    }
+
     pub(crate) fn take_graph(&mut self, env: &Env) -> Result<Option<HeapGraph>> {
         if self.graph.is_some() {
             env.adjust_external_memory(-self.graph_bytes)?;
@@ -88,6 +92,14 @@ pub(crate) fn take_summary(env: &Env, write: Option<crate::v8::WriteChunk<'_>>) 
     let external_bytes = inner.memory_footprint() as i64;
     env.adjust_external_memory(external_bytes)?;
     Ok(HeapSummary { inner, external_bytes, graph: None, graph_bytes: 0 })
+}
+
+/// Starts or stops V8's allocation tracker for this isolate (HeapDiff's and leakTest's
+/// `stacks` option): while it runs every allocation records its stack, and snapshots carry them.
+#[napi]
+pub fn allocation_tracking(on: bool) -> Result<()> {
+    current_isolate()?.allocation_tracking(on);
+    Ok(())
 }
 
 /// For bench/heapdiff.js: one heap snapshot taken exactly as `takeHeapSummary` takes it, then

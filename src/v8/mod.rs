@@ -74,6 +74,7 @@ extern "C" {
     fn mw_full_gc(isolate: *mut c_void);
     fn mw_request_incremental_gc(isolate: *mut c_void);
     fn mw_snapshot_floor(isolate: *mut c_void) -> i64;
+    fn mw_allocation_tracking(isolate: *mut c_void, on: i32);
     fn mw_snapshot_walk(
         isolate: *mut c_void,
         name_mask: u32,
@@ -134,6 +135,13 @@ impl Isolate {
     pub fn request_incremental_gc(&self) {
         // SAFETY: called on the isolate's own thread from a JS-thread callback, outside any GC.
         unsafe { mw_request_incremental_gc(self.raw.as_ptr()) }
+    }
+
+    /// Starts (`true`) or stops V8's allocation tracker: while it runs, each allocation records
+    /// its stack, and snapshots carry the stacks of the objects they hold. Heavy: for tests.
+    pub fn allocation_tracking(&self, on: bool) {
+        // SAFETY: on the isolate's own thread, from JS (not inside a GC callback).
+        unsafe { mw_allocation_tracking(self.raw.as_ptr(), i32::from(on)) }
     }
 
     /// Takes a heap snapshot and deletes it unread: the floor HeapDiff is benchmarked against.

@@ -211,6 +211,18 @@ void mw_release_free_memory(void) {
 #endif
 }
 
+// Starts or stops V8's allocation tracker (DevTools' "allocation instrumentation"): while it
+// runs, every allocation records its JS stack, and snapshots carry trace_function_infos,
+// trace_tree and a trace_node_id per node. Call from JS, never inside a GC.
+void mw_allocation_tracking(void* isolate, int on) {
+  v8::HeapProfiler* profiler = static_cast<v8::Isolate*>(isolate)->GetHeapProfiler();
+  if (on) {
+    profiler->StartTrackingHeapObjects(true);
+  } else {
+    profiler->StopTrackingHeapObjects();
+  }
+}
+
 // The benchmark floor: takes a heap snapshot exactly as mw_snapshot_walk does and deletes it
 // without walking it. Returns the node count, or -1.
 int64_t mw_snapshot_floor(void* isolate_ptr) {

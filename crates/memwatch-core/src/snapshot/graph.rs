@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::reader::{RawSnapshot, SourceLocation};
+use super::reader::{RawSnapshot, SourceLocation, TraceFunction, TraceNode};
 
 const NONE: u32 = u32::MAX;
 
@@ -43,6 +43,30 @@ pub struct HeapGraph {
     /// Context node -> script id of a located closure that closes over it: a module's or a
     /// function's scope, named by its file.
     context_script: HashMap<u32, u32>,
+    /// Allocation stacks, when V8's allocation tracker ran: per node its `trace_tree` id.
+    trace_node: Vec<u32>,
+    trace_functions: Vec<TraceFunction>,
+    trace_tree: Vec<TraceNode>,
+    /// `trace_tree` id -> its index there.
+    trace_index: HashMap<u32, u32>,
+}
+
+/// One frame of an allocation stack.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    /// The function's name, `(anonymous)` when it has none.
+    pub function: String,
+    /// Where the function starts (1-based), when V8 knows its script.
+    pub location: Option<Location>,
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{} ({l})", self.function),
+            None => write!(f, "{}", self.function),
+        }
+    }
 }
 
 /// Where a node's code is, ready to show: script name (relative to the scripts' common root),
@@ -77,6 +101,9 @@ impl HeapGraph {
             string_bytes,
             string_ends,
             locations,
+            trace_node,
+            trace_functions,
+            trace_tree,
         } = raw;
         if node_type.is_empty() {
             return Err("the snapshot has no nodes".into());
@@ -106,6 +133,10 @@ impl HeapGraph {
             scripts: HashMap::new(),
             script_root: String::new(),
             context_script: HashMap::new(),
+            trace_index: trace_tree.iter().enumerate().map(|(i, t)| (t.id, i as u32)).collect(),
+            trace_node,
+            trace_functions,
+            trace_tree,
         };
         g.scripts = g.script_names();
         for l in &g.locations {
@@ -175,6 +206,49 @@ impl HeapGraph {
             "synthetic" | "hidden" if !name.is_empty() => name.to_string(),
             _ => self.class_name(node),
         }
+    }
+
+    /// The `trace_tree` id of `node`'s allocation stack (0: none recorded).
+    pub fn trace_id(&self, node: u32) -> u32 {
+        self.trace_node.get(node as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether the snapshot carries allocation stacks (taken while V8's allocation tracker ran).
+    pub fn has_allocation_stacks(&self) -> bool {
+        !self.trace_node.is_empty() && !self.trace_tree.is_empty()
+    }
+
+    /// The stack `node` was allocated at, innermost frame first, at most `depth` frames; empty
+    /// when none was recorded (the object predates tracking, or V8 allocated it outside JS).
+    pub fn allocation_stack(&self, node: u32, depth: usize) -> Vec<Frame> {
+        let Some(&trace_id) = self.trace_node.get(node as usize) else {
+            return Vec::new();
+        };
+        let mut at = self.trace_index.get(&trace_id).copied();
+        let mut frames = Vec::new();
+        // Parents come before children in the tree, so the walk up ends; the bound is a guard.
+        let mut steps = 0;
+        while let Some(i) = at {
+            steps += 1;
+            if frames.len() >= depth || steps > self.trace_tree.len() {
+                break;
+            }
+            let t = self.trace_tree[i as usize];
+            at = (t.parent != u32::MAX).then_some(t.parent);
+            let Some(f) = self.trace_functions.get(t.function as usize) else { continue };
+            let name = self.string(f.name);
+            if at.is_none() && name == "(root)" {
+                break;
+            }
+            let script = self.string(f.script_name);
+            let location = (!script.is_empty() && f.line > 0).then(|| Location {
+                script: script.strip_prefix(self.script_root.as_str()).filter(|s| !s.is_empty()).unwrap_or(script).to_string(),
+                line: f.line,
+                column: f.column,
+            });
+            frames.push(Frame { function: if name.is_empty() { "(anonymous)".to_string() } else { name.to_string() }, location });
+        }
+        frames
     }
 
     /// A script's name as shown: relative to the scripts' common root.

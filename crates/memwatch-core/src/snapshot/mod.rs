@@ -10,6 +10,7 @@ pub mod paths;
 pub mod progress;
 pub mod reader;
 pub mod report;
+pub mod stacks;
 #[cfg(test)]
 mod testutil;
 

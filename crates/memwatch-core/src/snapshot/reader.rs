@@ -28,6 +28,36 @@ pub struct SnapshotMeta {
     pub edge_count: u64,
     /// `location_fields` (V8 writes `object_index, script_id, line, column`); empty when absent.
     pub location_fields: Vec<String>,
+    /// Functions in `trace_function_infos` (0 unless V8's allocation tracker ran).
+    pub trace_function_count: u64,
+    /// `trace_function_info_fields` (`function_id, name, script_name, script_id, line, column`).
+    pub trace_function_info_fields: Vec<String>,
+    /// `trace_node_fields` (`id, function_info_index, count, size, children`).
+    pub trace_node_fields: Vec<String>,
+}
+
+/// A function of the allocation tracker's stacks (`trace_function_infos`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceFunction {
+    /// String index of the function's name.
+    pub name: u32,
+    /// String index of its script's name.
+    pub script_name: u32,
+    /// 1-based, as V8 writes them; 0 when unknown.
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A node of the allocation tracker's call tree (`trace_tree`): one stack, shared by the
+/// allocations made there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceNode {
+    /// The id nodes name in their `trace_node_id`.
+    pub id: u32,
+    /// Index into the trace functions.
+    pub function: u32,
+    /// Index of the caller's node in the tree, `u32::MAX` at the root.
+    pub parent: u32,
 }
 
 /// Where V8 says a node's code starts: a closure's function, or an object's constructor.
@@ -68,6 +98,12 @@ pub struct RawSnapshot {
     pub string_ends: Vec<usize>,
     /// The `locations` section, in file order.
     pub locations: Vec<SourceLocation>,
+    /// Per node, the id of the allocation stack in `trace_tree` (0: none). Empty unless the
+    /// snapshot was taken while V8's allocation tracker ran.
+    pub trace_node: Vec<u32>,
+    pub trace_functions: Vec<TraceFunction>,
+    /// The call tree, parents before children.
+    pub trace_tree: Vec<TraceNode>,
 }
 
 impl RawSnapshot {
@@ -110,6 +146,8 @@ enum NodeRole {
     Id,
     Size,
     EdgeCount,
+    /// `trace_node_id`: kept only when the snapshot has allocation stacks.
+    Trace,
     Other,
 }
 
@@ -184,6 +222,12 @@ pub fn read_snapshot_with_progress<R: Read>(
                 have_edges = true;
             }
             "locations" if have_meta && snap.locations.is_empty() => read_locations(&mut lx, &mut snap)?,
+            "trace_function_infos" if have_meta && snap.trace_functions.is_empty() && snap.meta.trace_function_count > 0 => {
+                read_trace_functions(&mut lx, &mut snap)?
+            }
+            "trace_tree" if have_meta && snap.trace_tree.is_empty() && snap.meta.trace_function_count > 0 => {
+                read_trace_tree(&mut lx, &mut snap)?
+            }
             "strings" => {
                 if have_strings {
                     return Err(lx.err("a second \"strings\" section"));
@@ -225,6 +269,7 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
             "id" => NodeRole::Id,
             "self_size" => NodeRole::Size,
             "edge_count" => NodeRole::EdgeCount,
+            "trace_node_id" if m.trace_function_count > 0 => NodeRole::Trace,
             _ => NodeRole::Other,
         })
         .collect();
@@ -236,6 +281,9 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     s.self_size.reserve_exact(reserve);
     s.first_edge.reserve_exact(reserve + 1);
     s.first_edge.push(0);
+    if roles.contains(&NodeRole::Trace) {
+        s.trace_node.reserve_exact(reserve);
+    }
     let mut sink = NodeSink {
         at: Records::new(&roles, claimed_nodes),
         claimed_edges,
@@ -247,9 +295,103 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
         self_size: &mut s.self_size,
         first_edge: &mut s.first_edge,
         wide: &mut s.wide,
+        trace_node: &mut s.trace_node,
     };
     lx.numbers(&mut sink)?;
     sink.at.finish(lx, "node")
+}
+
+/// `trace_function_infos`: records of `trace_function_info_fields`, read by name.
+fn read_trace_functions<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result<(), ReadError> {
+    let fields = &s.meta.trace_function_info_fields;
+    let slot = |name: &str| fields.iter().position(|f| f == name);
+    let (Some(n), Some(sn), Some(l), Some(c)) = (slot("name"), slot("script_name"), slot("line"), slot("column")) else {
+        return lx.skip_value();
+    };
+    let width = fields.len();
+    if width > 8 || !lx.at_number_array()? {
+        return lx.skip_value();
+    }
+    struct FunctionSink<'a> {
+        width: usize,
+        slots: [usize; 4],
+        record: [u64; 8],
+        k: usize,
+        claimed: u64,
+        out: &'a mut Vec<TraceFunction>,
+    }
+    impl Sink for FunctionSink<'_> {
+        fn value(&mut self, v: u64) -> Result<(), String> {
+            self.record[self.k] = v;
+            self.k += 1;
+            if self.k < self.width {
+                return Ok(());
+            }
+            self.k = 0;
+            if self.out.len() as u64 >= self.claimed {
+                return Err(too_many("trace function", self.claimed));
+            }
+            let fit = |x: u64| u32::try_from(x).map_err(|_| format!("a trace function holds {x}, beyond 2^32"));
+            let [n, sn, l, c] = self.slots.map(|i| self.record[i]);
+            self.out.push(TraceFunction { name: fit(n)?, script_name: fit(sn)?, line: fit(l)?, column: fit(c)? });
+            Ok(())
+        }
+    }
+    let mut sink = FunctionSink { width, slots: [n, sn, l, c], record: [0; 8], k: 0, claimed: s.meta.trace_function_count, out: &mut s.trace_functions };
+    lx.numbers(&mut sink)?;
+    if sink.k != 0 {
+        return Err(lx.err("\"trace_function_infos\" ends in the middle of a function"));
+    }
+    Ok(())
+}
+
+/// `trace_tree`: nested `[id, function_info_index, count, size, [children...], ...]`, read
+/// without recursion (the tree is as deep as the deepest stack), parents before children.
+fn read_trace_tree<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result<(), ReadError> {
+    let expected = ["id", "function_info_index", "count", "size", "children"];
+    if s.meta.trace_node_fields.iter().map(String::as_str).ne(expected) {
+        return lx.skip_value();
+    }
+    let functions = s.meta.trace_function_count;
+    lx.expect(b'[')?;
+    // The parents of the arrays we are inside: `u32::MAX` for the top-level array.
+    let mut open: Vec<u32> = vec![u32::MAX];
+    let out = &mut s.trace_tree;
+    loop {
+        lx.skip_ws()?;
+        match lx.peek()? {
+            Some(b']') => {
+                lx.bump();
+                open.pop();
+                if open.is_empty() {
+                    return Ok(());
+                }
+            }
+            Some(b',') => lx.bump(),
+            Some(b) if b.is_ascii_digit() => {
+                let id = lx.number()?;
+                lx.expect(b',')?;
+                let function = lx.number()?;
+                for _ in 0..2 {
+                    lx.expect(b',')?;
+                    lx.number()?; // count and size: of all allocations there, not of the live ones
+                }
+                lx.expect(b',')?;
+                lx.expect(b'[')?;
+                if function >= functions {
+                    return Err(lx.err(format!("a trace node names function {function} but there are {functions}")));
+                }
+                let id = u32::try_from(id).map_err(|_| lx.err("a trace node id beyond 2^32"))?;
+                if out.len() >= u32::MAX as usize - 1 {
+                    return Err(lx.err("too many trace nodes"));
+                }
+                let parent = *open.last().unwrap_or(&u32::MAX);
+                out.push(TraceNode { id, function: function as u32, parent });
+                open.push(out.len() as u32 - 1);
+            }
+            other => return Err(lx.unexpected(other, "a trace node, ',' or ']' in \"trace_tree\"")),
+        }
+    }
 }
 
 /// The `locations` array: records of `location_fields` (object_index, script_id, line, column
@@ -371,6 +513,7 @@ struct NodeSink<'a> {
     self_size: &'a mut Vec<u32>,
     first_edge: &'a mut Vec<u32>,
     wide: &'a mut Vec<(u32, u8, u64)>,
+    trace_node: &'a mut Vec<u32>,
 }
 
 impl Sink for NodeSink<'_> {
@@ -405,6 +548,7 @@ impl Sink for NodeSink<'_> {
                 }
                 self.first_edge.push(self.edges_so_far as u32);
             }
+            NodeRole::Trace => self.trace_node.push(u32::try_from(v).unwrap_or(0)),
             NodeRole::Other => {}
         }
         self.at.advance();
@@ -556,6 +700,9 @@ fn parse_meta(v: &Value) -> Result<SnapshotMeta, String> {
         node_count: count("node_count")?,
         edge_count: count("edge_count")?,
         location_fields: names("location_fields").unwrap_or_default(),
+        trace_function_count: count("trace_function_count").unwrap_or(0),
+        trace_function_info_fields: names("trace_function_info_fields").unwrap_or_default(),
+        trace_node_fields: names("trace_node_fields").unwrap_or_default(),
     };
     if meta.node_types.len() > 256 || meta.edge_types.len() > 256 {
         return Err("meta lists more than 256 node or edge types".into());

@@ -21,12 +21,17 @@ pub fn node_snapshot(tag: &str, setup: &str) -> RawSnapshot {
 /// Writes `source` to `<tmp>/<tag>/app.js`, runs it with node (it ends by writing a snapshot),
 /// and reads the snapshot: for checking source locations against a real file.
 pub fn node_snapshot_of_file(tag: &str, source: &str) -> (RawSnapshot, PathBuf) {
+    node_snapshot_of_file_with(tag, source, &[])
+}
+
+/// [`node_snapshot_of_file`], with node flags (`--track-heap-objects`, say).
+pub fn node_snapshot_of_file_with(tag: &str, source: &str, flags: &[&str]) -> (RawSnapshot, PathBuf) {
     let dir = std::env::temp_dir().join(format!("memwatch-core-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let app = dir.join("app.js");
     let snap = dir.join("app.heapsnapshot");
     std::fs::write(&app, format!("{source}\nrequire('v8').writeHeapSnapshot({:?});\n", snap.to_string_lossy())).expect("write app.js");
-    let status = std::process::Command::new("node").arg(&app).status().expect("node runs");
+    let status = std::process::Command::new("node").args(flags).arg(&app).status().expect("node runs");
     assert!(status.success(), "node could not run {}", app.display());
     let file = std::fs::File::open(&snap).expect("snapshot written");
     let size = file.metadata().map(|m| m.len()).ok();
