@@ -93,7 +93,7 @@ function main(argv) {
       console.error(`memwatch-rs: HTML report written to ${written}`);
     }
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
-    else process.stdout.write(summary(command, report));
+    else process.stdout.write(require('./lib/native.js').terminalSafe(summary(command, report)));
     return 0;
   } catch (e) {
     console.error(e.message);

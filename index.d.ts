@@ -402,7 +402,7 @@ declare namespace memwatch {
     /** Writes a heap snapshot (mode 0600, complete or not at all); returns its absolute path. */
     writeSnapshot(file?: string): string;
     /** Opt-in: a snapshot on each `signal` (default 'SIGUSR2'). Returns a function that turns it off. */
-    snapshotOnSignal(signal?: string, options?: { dir?: string }): () => void;
+    snapshotOnSignal(signal?: string, options?: { dir?: string; minIntervalMs?: number }): () => void;
     /** Opt-in: a snapshot when 'leak' fires, rate-limited, newest `keep` kept; `false` turns it off. */
     snapshotOnLeak(options?: SnapshotOnLeakOptions | false): void;
     /** The post-GC heap over the last 2000 full GCs seen while monitoring, oldest first. */

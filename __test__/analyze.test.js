@@ -74,6 +74,26 @@ test('bad input: clear errors with the byte offset, non-zero exit, no crash', ()
   assert.throws(() => memwatch.analyze(leaky, { top: 0 }), RangeError);
 });
 
+test('text output shows control characters from the snapshot as escapes; JSON keeps them exact', () => {
+  const hostile = path.join(dir, 'hostile.heapsnapshot');
+  const r = runNode(
+    `const names = ['\\x1b[2J', '\\x1b]0;pwned\\x07', 'evil\\u202etxt'];
+     for (const n of names) globalThis[n] = Array.from({ length: 20000 }, (_, i) => ({ i }));
+     require('v8').writeHeapSnapshot(${JSON.stringify(hostile)});`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const html = path.join(dir, 'hostile.html');
+  for (const args of [['analyze', hostile], ['diff', leaky, hostile], ['leaks', leaky, leaky, hostile], ['analyze', hostile, '--html', html]]) {
+    const out = cli(...args);
+    assert.strictEqual(out.status, 0, out.stderr);
+    assert.doesNotMatch(out.stdout, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, `${args[0]}: raw control characters in the text`);
+  }
+  const text = cli('analyze', hostile).stdout;
+  assert.ok(text.includes('\\x1b[2J') && text.includes('\\x1b]0;pwned\\x07') && text.includes('evil\\u{202e}txt'), text);
+  const json = JSON.parse(cli('analyze', hostile, '--json').stdout);
+  assert.ok(JSON.stringify(json).includes('\\u001b[2J'), 'JSON keeps the exact name');
+});
+
 test('progress: phase and percent on a terminal, nothing when piped', () => {
   // Piped (as here): stderr stays empty.
   const piped = cli('analyze', leaky);

@@ -76,6 +76,33 @@ test('the signal trigger is off by default: SIGUSR2 does what it always did', ()
   fs.rmSync(dir, { recursive: true });
 });
 
+test('snapshotOnSignal folds a burst of signals into one snapshot and rate-limits the next', () => {
+  const dir = tmpdir('signal-burst');
+  const r = runNode(
+    `const m = require('.');
+     const written = [];
+     m.on('snapshot', (s) => written.push(s.path));
+     m.snapshotOnSignal('SIGUSR2', { dir: ${JSON.stringify(dir)} });
+     for (let i = 0; i < 20; i++) process.kill(process.pid, 'SIGUSR2');
+     // A second burst after the first snapshot: inside the default 30-s interval, refused.
+     setTimeout(() => { for (let i = 0; i < 5; i++) process.kill(process.pid, 'SIGUSR2'); }, 300);
+     setTimeout(() => {
+       // minIntervalMs: 0 keeps the folding but drops the rate limit.
+       m.snapshotOnSignal('SIGUSR2', { dir: ${JSON.stringify(dir)}, minIntervalMs: 0 });
+       for (let i = 0; i < 5; i++) process.kill(process.pid, 'SIGUSR2');
+       setTimeout(() => { process.kill(process.pid, 'SIGUSR2'); }, 300);
+     }, 700);
+     setTimeout(() => { console.log(JSON.stringify(written)); process.exit(0); }, 1500);`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const written = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.strictEqual(written.length, 3, `20 signals -> 1, 5 within the interval -> 0, 5 then 1 with no limit -> 2: ${written.length} written`);
+  assert.strictEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length, 3);
+  assert.match(r.stderr, /SIGUSR2 ignored: a heap snapshot was written 0 s ago \(minIntervalMs 30000\)/);
+  assert.throws(() => memwatch.snapshotOnSignal('SIGUSR2', { minIntervalMs: '5' }), { name: 'RangeError', message: /"minIntervalMs" must be a non-negative integer, got a string/ });
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('snapshotOnSignal opts in: a signal writes a 0600 snapshot and the process lives on', () => {
   const dir = tmpdir('signal-on');
   const r = runNode(

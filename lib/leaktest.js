@@ -16,6 +16,7 @@
 const assert = require('node:assert');
 const native = require('./native.js');
 const { trackAllocations, STACK_DEPTH } = require('./heapdiff.js');
+const { describeValue } = require('./monitor.js');
 const { formatSize } = native;
 
 const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5, stacks: false });
@@ -25,8 +26,9 @@ const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerC
 const OWN = { HeapSummary: 1, Object: 1 };
 
 function checkInteger(name, value, min, max) {
-  if (typeof value !== 'number') throw new TypeError(`leakTest: "${name}" must be an integer from ${min} to ${max}, got ${value === null ? 'null' : `a ${typeof value}`}`);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`leakTest: "${name}" must be an integer from ${min} to ${max}, got ${value}`);
+  const text = `leakTest: "${name}" must be an integer from ${min} to ${max}, got ${describeValue(value)}`;
+  if (typeof value !== 'number') throw new TypeError(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(text);
 }
 
 function parseOptions(options) {
@@ -71,7 +73,7 @@ function netByClass(diff) {
  * and resolves to `{ leaked, iterations, classes, groups }`.
  */
 async function leakTest(fn, options) {
-  if (typeof fn !== 'function') throw new TypeError(`leakTest: the first argument must be a function, got ${fn === null ? 'null' : `a ${typeof fn}`}`);
+  if (typeof fn !== 'function') throw new TypeError(`leakTest: the first argument must be a function, got ${describeValue(fn)}`);
   const o = parseOptions(options);
   await callTimes(fn, o.warmup, 0);
   await settle();

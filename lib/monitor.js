@@ -113,7 +113,7 @@ const OPTION_LIMITS = {
 const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS)];
 
 function describe(value) {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
   if (typeof value === 'number') return String(value);
   return `a ${typeof value}`;
@@ -163,4 +163,4 @@ function setOptions(options) {
   return getOptions();
 }
 
-module.exports = { memwatch, gc, statsHistory, getOptions, setOptions, setLeakConsumer };
+module.exports = { memwatch, gc, statsHistory, getOptions, setOptions, setLeakConsumer, describeValue: describe };

@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const native = require('./native.js');
-const { memwatch, statsHistory, setLeakConsumer } = require('./monitor.js');
+const { memwatch, statsHistory, setLeakConsumer, describeValue } = require('./monitor.js');
 const { analyze } = require('./analysis.js');
 
 let leakSnapshots = null; // options of snapshotOnLeak, when on
@@ -37,10 +37,16 @@ function writeSnapshot(file) {
 
 const signalHandlers = new Map();
 
+/** Default rate limit of snapshotOnSignal: a snapshot blocks the process for seconds and
+ * weighs ~1.4 KB per heap object on disk, so a burst of signals must not become a burst of them. */
+const SIGNAL_MIN_INTERVAL_MS = 30_000;
+
 /**
  * Opt-in: writes a snapshot whenever this process receives `signal` (default 'SIGUSR2'), into
  * `options.dir` (default: the current directory), and prints its path on stderr. Off unless
- * called (unlike heapdump). Returns a function that turns it off again.
+ * called (unlike heapdump). Signals that arrive while a snapshot is being written are folded
+ * into it, and after one is written no other is for `options.minIntervalMs` (default 30 s;
+ * 0: none); refused signals are said on stderr. Returns a function that turns it off again.
  */
 function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
   const os = require('node:os');
@@ -50,17 +56,38 @@ function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
   if (options === null || typeof options !== 'object') throw new TypeError('memwatch.snapshotOnSignal: options must be an object');
   const dir = options.dir === undefined ? process.cwd() : options.dir;
   if (typeof dir !== 'string' || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new TypeError(`memwatch.snapshotOnSignal: "dir" must be an existing directory, got ${String(dir)}`);
+    throw new TypeError(`memwatch.snapshotOnSignal: "dir" must be an existing directory, got ${describeValue(dir)}`);
+  }
+  const minIntervalMs = options.minIntervalMs === undefined ? SIGNAL_MIN_INTERVAL_MS : options.minIntervalMs;
+  if (typeof minIntervalMs !== 'number' || !Number.isInteger(minIntervalMs) || minIntervalMs < 0) {
+    throw new RangeError(`memwatch.snapshotOnSignal: "minIntervalMs" must be a non-negative integer, got ${describeValue(minIntervalMs)}`);
   }
   if (signalHandlers.has(signal)) process.removeListener(signal, signalHandlers.get(signal));
+  // busy: from the first signal until the loop has delivered every signal that queued up while
+  // the snapshot was written (they come in the poll phase right after; the flag clears in the
+  // check phase after that).
+  let busy = false;
+  let lastDone = 0;
   const handler = () => {
-    try {
-      const written = writeSnapshot(path.join(dir, defaultSnapshotName()));
-      process.stderr.write(`memwatch-rs: heap snapshot written to ${written}\n`);
-      memwatch.emit('snapshot', { path: written, trigger: signal });
-    } catch (e) {
-      process.stderr.write(`${e.message}\n`);
+    if (busy) return;
+    const since = Date.now() - lastDone;
+    if (lastDone && since < minIntervalMs) {
+      process.stderr.write(`memwatch-rs: ${signal} ignored: a heap snapshot was written ${Math.round(since / 1000)} s ago (minIntervalMs ${minIntervalMs})\n`);
+      return;
     }
+    busy = true;
+    setImmediate(() => {
+      try {
+        const written = writeSnapshot(path.join(dir, defaultSnapshotName()));
+        process.stderr.write(`memwatch-rs: heap snapshot written to ${written}\n`);
+        memwatch.emit('snapshot', { path: written, trigger: signal });
+      } catch (e) {
+        process.stderr.write(`${e.message}\n`);
+      } finally {
+        lastDone = Date.now();
+        setImmediate(() => (busy = false));
+      }
+    });
   };
   signalHandlers.set(signal, handler);
   process.on(signal, handler);
@@ -87,10 +114,10 @@ function snapshotOnLeak(options = {}) {
   if (typeof options !== 'object') throw new TypeError('memwatch.snapshotOnLeak: expected an options object or false');
   const o = { dir: process.cwd(), keep: 3, minIntervalMs: 10 * 60 * 1000, report: false, ...options };
   if (typeof o.dir !== 'string' || !fs.existsSync(o.dir) || !fs.statSync(o.dir).isDirectory()) {
-    throw new TypeError(`memwatch.snapshotOnLeak: "dir" must be an existing directory, got ${String(o.dir)}`);
+    throw new TypeError(`memwatch.snapshotOnLeak: "dir" must be an existing directory, got ${describeValue(o.dir)}`);
   }
-  if (!Number.isInteger(o.keep) || o.keep < 1 || o.keep > 1000) throw new RangeError('memwatch.snapshotOnLeak: "keep" must be an integer from 1 to 1000');
-  if (!Number.isInteger(o.minIntervalMs) || o.minIntervalMs < 0) throw new RangeError('memwatch.snapshotOnLeak: "minIntervalMs" must be a non-negative integer');
+  if (!Number.isInteger(o.keep) || o.keep < 1 || o.keep > 1000) throw new RangeError(`memwatch.snapshotOnLeak: "keep" must be an integer from 1 to 1000, got ${describeValue(o.keep)}`);
+  if (!Number.isInteger(o.minIntervalMs) || o.minIntervalMs < 0) throw new RangeError(`memwatch.snapshotOnLeak: "minIntervalMs" must be a non-negative integer, got ${describeValue(o.minIntervalMs)}`);
   leakSnapshots = { dir: path.resolve(o.dir), keep: o.keep, minIntervalMs: o.minIntervalMs, report: Boolean(o.report), last: 0 };
   setLeakConsumer(snapshotForLeak, true);
 }

@@ -169,3 +169,10 @@ pub fn gc() -> Result<()> {
 pub fn format_size(bytes: f64) -> String {
     memwatch_core::format::nice_size(bytes)
 }
+
+/// The core's terminal-safe text (control characters from snapshots as visible escapes), for
+/// the CLI's own summaries.
+#[napi]
+pub fn terminal_safe(text: String) -> String {
+    memwatch_core::format::terminal_safe(text)
+}

@@ -87,8 +87,40 @@ fn significant(value: f64) -> String {
     }
 }
 
+/// Text for a terminal: characters that steer it rather than print (C0 controls but newline and
+/// tab, DEL, C1 controls, and the bidirectional overrides that can reorder what a line shows)
+/// become visible escapes (`\x1b`, `\u{202e}`). Snapshot names come from the program that was
+/// snapshotted: a class or property named `ESC [2J` must not clear the screen of whoever runs
+/// `analyze`. JSON output stays exact; this is for text only.
+pub fn terminal_safe(text: String) -> String {
+    fn steers(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(steers) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if steers(c) && (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if steers(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn terminal_safe_shows_controls_as_escapes_and_keeps_lines() {
+        assert_eq!(terminal_safe("a\tb\nc".to_string()), "a\tb\nc");
+        assert_eq!(terminal_safe("x\u{1b}[2Jy\u{7}".to_string()), "x\\x1b[2Jy\\x07");
+        assert_eq!(terminal_safe("\u{1b}]0;pwned\u{9c}".to_string()), "\\x1b]0;pwned\\u{9c}");
+        assert_eq!(terminal_safe("evil\u{202e}txt.js".to_string()), "evil\\u{202e}txt.js");
+        assert_eq!(terminal_safe("Größe ✓".to_string()), "Größe ✓");
+    }
+
     use super::*;
 
     #[test]

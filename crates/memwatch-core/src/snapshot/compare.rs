@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::format::terminal_safe;
+
 use super::graph::{class_index, dominators, HeapGraph, Location, ROOT};
 use super::paths::{describe_leaf_first, ShortestPaths};
 use super::report::{location_json, thousands};
@@ -231,7 +233,7 @@ impl DiffReport {
                 let _ = writeln!(s, "    new: {}", made_of_text(&c.made_of));
             }
         }
-        s
+        terminal_safe(s)
     }
 
     pub fn to_json(&self, top: usize) -> String {
@@ -460,7 +462,7 @@ impl LeakReport {
         for (c, n, b) in &self.classes {
             let _ = writeln!(s, "{:<40} {:>10} {:>16}", super::report::truncate(c, 40), thousands(*n), thousands(*b));
         }
-        s
+        terminal_safe(s)
     }
 
     pub fn to_json(&self) -> String {

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::format::terminal_safe;
+
 use super::paths::ShortestPaths;
 use super::progress::Progress;
 use super::graph::{class_index, class_summary_with, dominators, ClassRow, Dominators, HeapGraph, Location, ROOT};
@@ -298,7 +300,7 @@ impl Report {
         for o in &self.largest {
             let _ = writeln!(s, "  {:<40} @{:<10} {:>16}", truncate(&o.what(), 40), o.id, thousands(o.retained_size));
         }
-        s
+        terminal_safe(s)
     }
 
     /// The same report as JSON.
