@@ -335,3 +335,75 @@ test('analyze: a suspect says what its container holds, by function and line', (
   assert.match(text, /holding: 100,000 x onTick\(\) at home\.js:4:\d+/);
   fs.rmSync(dir, { recursive: true });
 });
+
+// ---- the one writer: every file memwatch-rs writes ----
+
+function cliRun(...args) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), ...args], { encoding: 'utf8' });
+}
+const partials = (d) => fs.readdirSync(d).filter((f) => f.endsWith('.partial'));
+
+test('--html naming an input is refused and the input survives; a directory is refused; nothing is left behind', () => {
+  const dir = tmpdir('html-input');
+  const snap = memwatch.writeSnapshot(path.join(dir, 'a.heapsnapshot'));
+  const before = fs.readFileSync(snap);
+  for (const args of [['analyze', snap, '--html', snap], ['diff', snap, snap, '--html', snap], ['analyze', snap, '--html', dir]]) {
+    const r = cliRun(...args);
+    assert.strictEqual(r.status, 1, `${args.join(' ')}: exit ${r.status}`);
+    assert.match(r.stderr, args[args.length - 1] === dir ? /cannot write .*: it is a directory/ : /cannot write .*a\.heapsnapshot: it is the input .*a\.heapsnapshot; writing would destroy it/);
+  }
+  assert.ok(fs.readFileSync(snap).equals(before), 'the snapshot is unchanged');
+  // A hard link to the input is the same file.
+  fs.linkSync(snap, path.join(dir, 'b.heapsnapshot'));
+  assert.strictEqual(cliRun('analyze', snap, '--html', path.join(dir, 'b.heapsnapshot')).status, 1);
+  assert.deepStrictEqual(partials(dir), []);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a link planted at the report\'s name is replaced, never written through; reports are 0600', () => {
+  const dir = tmpdir('html-link');
+  const snap = memwatch.writeSnapshot(path.join(dir, 'a.heapsnapshot'));
+  const victim = path.join(dir, 'victim.txt');
+  fs.writeFileSync(victim, 'precious');
+  const out = path.join(dir, 'report.html');
+  fs.symlinkSync(victim, out);
+  assert.strictEqual(cliRun('analyze', snap, '--html', out).status, 0);
+  assert.strictEqual(fs.readFileSync(victim, 'utf8'), 'precious');
+  assert.ok(!fs.lstatSync(out).isSymbolicLink() && /<!doctype html>/.test(fs.readFileSync(out, 'utf8')));
+  assert.strictEqual(fs.statSync(out).mode & 0o777, 0o600);
+  // What a killed process left under the old predictable temp name does not block a write.
+  fs.writeFileSync(path.join(dir, `.x.heapsnapshot.${process.pid}.partial`), '');
+  memwatch.writeSnapshot(path.join(dir, 'x.heapsnapshot'));
+  assert.ok(fs.statSync(path.join(dir, 'x.heapsnapshot')).size > 1000);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a full disk: the error names the file, and no partial file is left', (t) => {
+  const mnt = tmpdir('full');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    t.skip(`cannot mount a small tmpfs here (${(m.stderr || m.error || '').toString().trim() || 'not root'}): the full-disk case needs one`);
+    fs.rmSync(mnt, { recursive: true });
+    return;
+  }
+  try {
+    const snapOut = path.join(mnt, 'x.heapsnapshot');
+    assert.throws(() => memwatch.writeSnapshot(snapOut), (e) => e.message.includes(snapOut) && /No space left on device/.test(e.message));
+    const dir = tmpdir('full-src');
+    const snap = memwatch.writeSnapshot(path.join(dir, 'a.heapsnapshot'));
+    const html = path.join(mnt, 'report.html');
+    try {
+      fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(512 * 1024)); // more than fits: the disk is full
+    } catch (e) {
+      assert.strictEqual(e.code, 'ENOSPC');
+    }
+    const r = cliRun('analyze', snap, '--html', html);
+    assert.strictEqual(r.status, 1);
+    assert.match(r.stderr, new RegExp(`cannot write ${html.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: No space left on device`));
+    assert.deepStrictEqual(fs.readdirSync(mnt).sort(), ['filler'], 'no partial file, no report');
+    fs.rmSync(dir, { recursive: true });
+  } finally {
+    spawnSync('umount', [mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+  }
+});

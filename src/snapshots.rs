@@ -3,12 +3,11 @@
 //! HeapDiff's retainer paths (the live snapshot streamed into the core reader on a second
 //! thread, never held as one string), and the `diff` / `leaks` commands over files.
 
-use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use memwatch_core::output::AtomicFile;
 use memwatch_core::snapshot::compare::{diff, leaks, IdTable};
 use memwatch_core::snapshot::graph::HeapGraph;
 use memwatch_core::snapshot::paths::samples_with_paths;
@@ -22,47 +21,53 @@ use crate::heapdiff::HeapSummary;
 use crate::monitor::{current_isolate, Monitor};
 
 /// Writes a heap snapshot of this isolate to `path` (absolute, decided by the JS side) with
-/// mode 0600. Returns the path. The file appears under its final name only when complete.
+/// mode 0600, through the core's one writer (exclusive temp file, fsync, rename). Returns the
+/// path. The file appears under its final name only when complete.
 #[napi]
 pub fn write_snapshot(env: Env, path: String) -> Result<String> {
-    let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot write a heap snapshot to {path}: {why}"));
     let target = PathBuf::from(&path);
-    let name = target.file_name().ok_or_else(|| fail("the path names no file".into()))?.to_string_lossy().into_owned();
-    let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    if target.is_dir() {
-        return Err(fail("it is a directory".into()));
-    }
-    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    // Secrets live in heaps: the file is private from its first byte.
-    let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| fail(e.to_string()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // The writer's errors read "cannot write <path>: why"; say what was being written.
+    let prefix = format!("cannot write {}: ", target.display());
+    let fail = |why: String| {
+        let why = why.strip_prefix(&prefix).unwrap_or(&why);
+        Error::from_reason(format!("memwatch-rs: cannot write a heap snapshot to {path}: {why}"))
+    };
+    let mut file = AtomicFile::create(&target, &[]).map_err(fail)?;
     let mut io_error: Option<io::Error> = None;
     let isolate = current_isolate()?;
     let monitor = Monitor::of(&env)?;
-    let taken = monitor.suppressed(|| {
-        let mut write = |chunk: &[u8]| match out.write_all(chunk) {
-            Ok(()) => true,
-            Err(e) => {
+    let taken = {
+        let mut out = BufWriter::with_capacity(1 << 20, file.file());
+        let taken = monitor.suppressed(|| {
+            let mut write = |chunk: &[u8]| match out.write_all(chunk) {
+                Ok(()) => true,
+                Err(e) => {
+                    io_error = Some(e);
+                    false
+                }
+            };
+            isolate.heap_snapshot(0, None, Some(&mut write))
+        });
+        if io_error.is_none() {
+            if let Err(e) = out.flush() {
                 io_error = Some(e);
-                false
             }
-        };
-        isolate.heap_snapshot(0, None, Some(&mut write))
-    });
-    let finished = match (taken, io_error) {
-        (_, Some(e)) => Err(e.to_string()),
-        (Err(e), None) => Err(e),
-        (Ok(_), None) => out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
-            .and_then(|()| fs::rename(&tmp, &target))
-            .map_err(|e| e.to_string()),
+        }
+        taken
     };
-    if let Err(why) = finished {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail(why));
+    match (taken, io_error) {
+        (_, Some(e)) => Err(fail(e.to_string())),
+        (Err(e), None) => Err(fail(e)),
+        (Ok(_), None) => file.commit().map_err(fail).map(|()| path),
     }
+}
+
+/// Writes `contents` to `path` through the core's one writer (0600, complete or not at all,
+/// never through a planted link), refusing a `path` that is one of `inputs`.
+#[napi]
+pub fn write_file(path: String, contents: String, inputs: Vec<String>) -> Result<String> {
+    let inputs: Vec<&Path> = inputs.iter().map(Path::new).collect();
+    AtomicFile::write_all(Path::new(&path), &inputs, contents.as_bytes()).map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
     Ok(path)
 }
 

@@ -47,13 +47,15 @@ function renderHtml({ kind, report, files = [], stats = null }) {
 `;
 }
 
-/** Writes the page to `file` (mode 0600: it names what the heap holds) and returns the path. */
+/**
+ * Writes the page to `file` and returns the path, through the native one writer: mode 0600 (it
+ * names what the heap holds), complete or not at all, never through a planted link, and never
+ * over one of the report's own input files (`options.files`).
+ */
 function writeHtml(file, options) {
   const out = path.resolve(file);
-  const tmp = `${out}.${process.pid}.partial`;
-  fs.writeFileSync(tmp, renderHtml(options), { mode: 0o600 });
-  fs.renameSync(tmp, out);
-  return out;
+  const inputs = (options.files || []).map((f) => path.resolve(f));
+  return require('../native.js').writeFile(out, renderHtml(options), inputs);
 }
 
 module.exports = { renderHtml, writeHtml };

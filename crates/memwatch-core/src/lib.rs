@@ -8,6 +8,7 @@
 pub mod format;
 pub mod gc;
 pub mod leak;
+pub mod output;
 pub mod stats;
 pub mod snapshot;
 pub mod summary;
