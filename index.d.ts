@@ -432,7 +432,7 @@ declare namespace memwatch {
     retainers?: number;
     /** The function's name in the failure message (default: `fn.name`). */
     name?: string;
-    /** Record allocation stacks during the measured rounds (V8's allocation tracker; slower). */
+    /** When something leaks, run one more round under V8's allocation tracker and add each group's allocation stack. */
     stacks?: boolean;
   }
 
@@ -455,7 +455,7 @@ declare namespace memwatch {
     /** `file:line:col` of the class's constructor (or the closure's function); null when V8 recorded none. */
     location: string | null;
     steps: RetainerStep[];
-    /** With `stacks: true`: where most of the class's leaked objects were allocated (null if V8 recorded no stack). */
+    /** With `stacks: true`: where most of the class's new objects of the extra, tracked round were allocated (null if none). */
     stack?: AllocationStack | null;
   }
 

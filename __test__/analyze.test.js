@@ -94,6 +94,32 @@ test('text output shows control characters from the snapshot as escapes; JSON ke
   assert.ok(JSON.stringify(json).includes('\\u001b[2J'), 'JSON keeps the exact name');
 });
 
+test('gzip-compressed and BOM-prefixed snapshots read as the snapshot; other formats are named', () => {
+  const zlib = require('node:zlib');
+  const plain = JSON.parse(cli('analyze', leaky, '--json').stdout);
+  const gz = path.join(dir, 'leaky.heapsnapshot.gz');
+  fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(leaky)));
+  assert.deepStrictEqual(JSON.parse(cli('analyze', gz, '--json').stdout), plain, '.gz gives the same report');
+  const bom = path.join(dir, 'bom.heapsnapshot');
+  fs.writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(leaky)]));
+  assert.deepStrictEqual(JSON.parse(cli('analyze', bom, '--json').stdout), plain, 'a BOM is skipped');
+  const cut = path.join(dir, 'cut.heapsnapshot.gz');
+  fs.writeFileSync(cut, fs.readFileSync(gz).subarray(0, 20000));
+  const cases = [
+    [cut, /gzip stream is damaged or cut short/],
+    [path.join(dir, 'p.cpuprofile'), /looks like a CPU profile/, '{"nodes":[{"id":1,"callFrame":{"functionName":"(root)","url":""},"children":[]}],"startTime":1,"endTime":2,"samples":[1],"timeDeltas":[1]}'],
+    [path.join(dir, 'p.heapprofile'), /looks like a sampling heap profile/, '{"head":{"callFrame":{},"selfSize":0,"id":1,"children":[]},"samples":[]}'],
+    [path.join(dir, 'page.html'), /this is HTML or XML, not a heap snapshot/, '<!doctype html><p>hi'],
+    [path.join(dir, 'empty.heapsnapshot'), /the file is empty/, ''],
+  ];
+  for (const [file, message, text] of cases) {
+    if (text !== undefined) fs.writeFileSync(file, text);
+    const r = cli('analyze', file);
+    assert.strictEqual(r.status, 1, `${file}: exit ${r.status}`);
+    assert.match(r.stderr, message);
+  }
+});
+
 test('progress: phase and percent on a terminal, nothing when piped', () => {
   // Piped (as here): stderr stays empty.
   const piped = cli('analyze', leaky);

@@ -115,8 +115,9 @@ pub fn take_heap_summary_with_graph(env: Env) -> Result<HeapSummary> {
     let summary = crate::heapdiff::take_summary(&env, Some(&mut write));
     sender.take();
     let graph = reader.join().map_err(|_| Error::from_reason("memwatch-rs: HeapDiff failed: the snapshot reader crashed"))?;
-    let mut summary = summary?;
+    // A reader that gave up stops the writing too: its reason is the one worth telling.
     let graph = graph.map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff could not read its own snapshot: {e}")))?;
+    let mut summary = summary?;
     summary.attach_graph(&env, graph)?;
     Ok(summary)
 }

@@ -29,7 +29,8 @@ pub fn load(path: &Path, progress: &mut Progress) -> Result<HeapGraph, String> {
     let size = file.metadata().map(|m| m.len()).ok();
     progress.phase("reading");
     let total = size.unwrap_or(0).max(1) as f64;
-    let raw = reader::read_snapshot_with_progress(file, size, &mut |done| progress.fraction(done as f64 / total))
+    // A gzip file decompresses to several times its size: its share read is a guess, capped.
+    let raw = reader::read_snapshot_with_progress(file, size, &mut |done| progress.fraction((done as f64 / total).min(0.99)))
         .map_err(|e| e.to_string())?;
     progress.phase("building the graph");
     HeapGraph::from_raw(raw)

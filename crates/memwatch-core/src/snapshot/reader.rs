@@ -169,10 +169,39 @@ pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSna
 
 /// [`read_snapshot`], reporting the bytes read so far to `progress` every few megabytes.
 pub fn read_snapshot_with_progress<R: Read>(
-    input: R,
+    mut input: R,
     size_hint: Option<u64>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RawSnapshot, ReadError> {
+    // gzip (1f 8b) is read through a decoder, as a stream; its size no longer bounds the counts.
+    let mut magic = [0u8; 2];
+    let mut have = 0;
+    while have < 2 {
+        match input.read(&mut magic[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError { offset: 0, message: format!("read error: {e}") }),
+        }
+    }
+    let head = io::Cursor::new(magic[..have].to_vec()).chain(input);
+    if have == 2 && magic == [0x1f, 0x8b] {
+        let decoded = GzipStream(flate2::read::MultiGzDecoder::new(head));
+        return read_plain(decoded, None, progress);
+    }
+    read_plain(head, size_hint, progress)
+}
+
+/// A gzip stream whose errors say it is one (a truncated .gz, say).
+struct GzipStream<R>(R);
+
+impl<R: Read> Read for GzipStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| io::Error::new(e.kind(), format!("the gzip stream is damaged or cut short ({e})")))
+    }
+}
+
+fn read_plain<R: Read>(input: R, size_hint: Option<u64>, progress: &mut dyn FnMut(u64)) -> Result<RawSnapshot, ReadError> {
     let mut lx = Lexer::new(input, progress);
     let mut snap = RawSnapshot::default();
     let mut have_meta = false;
@@ -183,7 +212,14 @@ pub fn read_snapshot_with_progress<R: Read>(
         claimed.min(bound).min(u32::MAX as u64) as usize
     };
 
-    lx.expect(b'{')?;
+    lx.skip_bom()?;
+    lx.skip_ws()?;
+    match lx.peek()? {
+        Some(b'{') => lx.bump(),
+        None => return Err(lx.err("the file is empty")),
+        Some(b'<') => return Err(lx.err("this is HTML or XML, not a heap snapshot (a .heapsnapshot file is JSON that starts with '{\"snapshot\"')")),
+        other => return Err(lx.unexpected(other, "'{' (a .heapsnapshot file is JSON that starts with '{\"snapshot\"')")),
+    }
     loop {
         lx.skip_ws()?;
         if lx.peek()? == Some(b'}') {
@@ -201,6 +237,12 @@ pub fn read_snapshot_with_progress<R: Read>(
                 let value = lx.value()?;
                 snap.meta = parse_meta(&value).map_err(|m| ReadError { offset: at, message: m })?;
                 have_meta = true;
+            }
+            "nodes" if !have_meta && !lx.at_number_array()? => {
+                return Err(lx.err("this looks like a CPU profile (.cpuprofile: \"nodes\" holds call-tree objects), not a heap snapshot"));
+            }
+            "head" if !have_meta => {
+                return Err(lx.err("this looks like a sampling heap profile (.heapprofile: a \"head\" call tree), not a heap snapshot"));
             }
             "nodes" | "edges" if !have_meta => {
                 return Err(lx.err(format!("\"{key}\" comes before the \"snapshot\" header that describes it")));
@@ -331,14 +373,15 @@ fn read_trace_functions<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> 
             if self.out.len() as u64 >= self.claimed {
                 return Err(too_many("trace function", self.claimed));
             }
-            let fit = |x: u64| u32::try_from(x).map_err(|_| format!("a trace function holds {x}, beyond 2^32"));
+            // Negative (unknown) positions read as 0, "unknown", as V8 means them.
+            let fit = |x: u64| if x == NEGATIVE { Ok(0) } else { u32::try_from(x).map_err(|_| format!("a trace function holds {x}, beyond 2^32")) };
             let [n, sn, l, c] = self.slots.map(|i| self.record[i]);
             self.out.push(TraceFunction { name: fit(n)?, script_name: fit(sn)?, line: fit(l)?, column: fit(c)? });
             Ok(())
         }
     }
     let mut sink = FunctionSink { width, slots: [n, sn, l, c], record: [0; 8], k: 0, claimed: s.meta.trace_function_count, out: &mut s.trace_functions };
-    lx.numbers(&mut sink)?;
+    lx.signed_numbers(&mut sink)?;
     if sink.k != 0 {
         return Err(lx.err("\"trace_function_infos\" ends in the middle of a function"));
     }
@@ -427,6 +470,11 @@ fn read_locations<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result
             }
             self.k = 0;
             let [o, s, l, c] = self.slots.map(|i| self.record[i]);
+            if [o, s, l, c].contains(&NEGATIVE) {
+                // V8 writes -1 for a position it does not know (seen on node 24+ for code that
+                // vm or a bundler made): no location for that object, not a broken file.
+                return Ok(());
+            }
             if o % self.node_fields != 0 || o / self.node_fields >= self.node_count {
                 return Err(format!("a location names object index {o}, which is not a node of this snapshot"));
             }
@@ -448,12 +496,15 @@ fn read_locations<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result
         k: 0,
         out: &mut s.locations,
     };
-    lx.numbers(&mut sink)?;
+    lx.signed_numbers(&mut sink)?;
     if sink.k != 0 {
         return Err(lx.err("\"locations\" ends in the middle of a location"));
     }
     Ok(())
 }
+
+/// What [`Lexer::signed_numbers`] hands a sink for a negative number.
+const NEGATIVE: u64 = u64::MAX;
 
 /// Receives the values of a number array, one at a time, in the reader's hot loop.
 trait Sink {
@@ -1097,6 +1148,75 @@ impl<'p, R: Read> Lexer<'p, R> {
         Ok(())
     }
 
+    /// `[n, -n, ...]` for the small sections where V8 writes -1 for "unknown" (locations, trace
+    /// functions): each value to `sink`, a negative one as [`NEGATIVE`]. Not the hot loop.
+    fn signed_numbers<S: Sink>(&mut self, sink: &mut S) -> Result<(), ReadError> {
+        self.expect(b'[')?;
+        let mut want_value = true;
+        loop {
+            self.skip_ws()?;
+            match self.peek()? {
+                Some(b']') => {
+                    self.bump();
+                    return Ok(());
+                }
+                Some(b',') if !want_value => {
+                    self.bump();
+                    want_value = true;
+                }
+                Some(b'-') if want_value => {
+                    self.bump();
+                    self.number()?;
+                    sink.value(NEGATIVE).map_err(|m| self.err(m))?;
+                    want_value = false;
+                }
+                Some(b'0'..=b'9') if want_value => {
+                    let v = self.number()?;
+                    sink.value(v.min(NEGATIVE - 1)).map_err(|m| self.err(m))?;
+                    want_value = false;
+                }
+                other => return Err(self.unexpected(other, if want_value { "a number" } else { "',' or ']'" })),
+            }
+        }
+    }
+
+    /// Past a JSON string without keeping it: a skipped section's strings, however long (from a
+    /// pipe too), cost no memory.
+    fn skip_string(&mut self) -> Result<(), ReadError> {
+        match self.next_byte()? {
+            Some(b'"') => {}
+            other => return Err(self.unexpected(other, "a string")),
+        }
+        loop {
+            if !self.fill()? {
+                return Err(self.err("the file ends inside a string (truncated?)"));
+            }
+            let chunk = &self.buf[self.pos..self.len];
+            let Some(run) = chunk.iter().position(|&b| b == b'"' || b == b'\\') else {
+                self.pos = self.len;
+                continue;
+            };
+            let stop = chunk[run];
+            self.pos += run + 1;
+            if stop == b'"' {
+                return Ok(());
+            }
+            // The escaped character (`\uXXXX`'s digits are plain bytes that follow).
+            if self.next_byte()?.is_none() {
+                return Err(self.err("the file ends inside a string (truncated?)"));
+            }
+        }
+    }
+
+    /// A UTF-8 byte order mark before the JSON (some editors and tools add one): skipped.
+    fn skip_bom(&mut self) -> Result<(), ReadError> {
+        self.fill_keep(3)?;
+        if self.buf[self.pos..self.len].starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.pos += 3;
+        }
+        Ok(())
+    }
+
     fn escape(&mut self, out: &mut Vec<u8>) -> Result<(), ReadError> {
         let c = match self.next_byte()? {
             Some(b'"') => '"',
@@ -1271,10 +1391,7 @@ impl<'p, R: Read> Lexer<'p, R> {
                     depth -= 1;
                 }
                 Some(b',' | b':') => self.bump(),
-                Some(b'"') => {
-                    let mut sink = Vec::new();
-                    self.string_into(&mut sink)?;
-                }
+                Some(b'"') => self.skip_string()?,
                 Some(b't') => self.literal(b"true")?,
                 Some(b'f') => self.literal(b"false")?,
                 Some(b'n') => self.literal(b"null")?,
@@ -1346,7 +1463,10 @@ mod tests {
     #[test]
     fn garbage_and_wrong_shapes_are_clear_errors() {
         let cases: &[(&str, &str)] = &[
-            ("", "ends early"),
+            ("", "the file is empty"),
+            ("<!doctype html><html>", "this is HTML or XML, not a heap snapshot"),
+            (r#"{"nodes":[{"id":1,"callFrame":{"functionName":"(root)"}}],"startTime":0,"samples":[1]}"#, "looks like a CPU profile"),
+            (r#"{"head":{"callFrame":{},"selfSize":0,"children":[]},"samples":[]}"#, "looks like a sampling heap profile"),
             ("hello", "expected '{'"),
             ("[1,2]", "expected '{'"),
             ("{}", "no \"snapshot\" section"),
@@ -1358,6 +1478,73 @@ mod tests {
             assert!(err.contains(needle), "{input:?}: {err}");
             assert!(err.contains("at byte"), "{err}");
         }
+    }
+
+    #[test]
+    fn unknown_positions_written_as_minus_one_are_no_error() {
+        let text = with(r#""locations":[[[]],{"a":[1,{"b":"}]"}]}]"#, r#""locations":[0,7,-1,-1,7,7,2,3]"#);
+        let raw = read(&text).expect("negative positions read");
+        assert_eq!(raw.locations.len(), 1, "{:?}", raw.locations);
+        assert_eq!((raw.locations[0].script_id, raw.locations[0].line), (7, 2));
+    }
+
+    #[test]
+    fn gzip_and_a_byte_order_mark_are_read_as_the_snapshot_they_hold() {
+        use std::io::Write as _;
+        let plain = read(VALID).expect("plain");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(VALID.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let unzipped = read_snapshot(&gz[..], Some(gz.len() as u64)).expect("gzip reads");
+        assert_eq!((unzipped.node_count(), unzipped.edge_type.len(), unzipped.string_count()), (plain.node_count(), plain.edge_type.len(), plain.string_count()));
+        let cut = read_snapshot(&gz[..gz.len() / 2], None).expect_err("a cut .gz").to_string();
+        assert!(cut.contains("gzip stream is damaged or cut short") || cut.contains("truncated") || cut.contains("ends"), "{cut}");
+        let bom = format!("\u{feff}{VALID}");
+        assert_eq!(read(&bom).expect("BOM skipped").node_count(), plain.node_count());
+    }
+
+    #[test]
+    fn a_huge_string_in_a_skipped_section_costs_no_memory() {
+        /// `{"extra":"aaaa...` (`len` bytes of it) `", <VALID's sections>`, made as it is read.
+        struct Huge {
+            prefix: Vec<u8>,
+            len: u64,
+            sent: u64,
+            suffix: Vec<u8>,
+            at: usize,
+        }
+        impl Read for Huge {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.at < self.prefix.len() {
+                    let n = buf.len().min(self.prefix.len() - self.at);
+                    buf[..n].copy_from_slice(&self.prefix[self.at..self.at + n]);
+                    self.at += n;
+                    return Ok(n);
+                }
+                if self.sent < self.len {
+                    let n = (buf.len() as u64).min(self.len - self.sent) as usize;
+                    buf[..n].fill(b'a');
+                    self.sent += n as u64;
+                    return Ok(n);
+                }
+                let k = self.at - self.prefix.len();
+                let n = buf.len().min(self.suffix.len() - k);
+                buf[..n].copy_from_slice(&self.suffix[k..k + n]);
+                self.at += n;
+                Ok(n)
+            }
+        }
+        let hwm = || -> u64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+        };
+        let before = hwm();
+        let len = 768u64 << 20;
+        let input = Huge { prefix: br#"{"extra":""#.to_vec(), len, sent: 0, suffix: format!("\",{}", &VALID[1..]).into_bytes(), at: 0 };
+        let raw = read_snapshot(input, None).expect("reads past the skipped string");
+        assert_eq!(raw.node_count(), 3);
+        let grew_kb = hwm().saturating_sub(before);
+        assert!(grew_kb < 200 * 1024, "peak memory grew by {grew_kb} kB while skipping a {} MB string", len >> 20);
     }
 
     fn with(from: &str, to: &str) -> String {
