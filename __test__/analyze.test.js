@@ -120,6 +120,27 @@ test('gzip-compressed and BOM-prefixed snapshots read as the snapshot; other for
   }
 });
 
+test('too little memory for a snapshot: a clear error (CLI exit 1, analyzeAsync rejects), never an abort', (t) => {
+  if (spawnSync('prlimit', ['--version']).status !== 0) {
+    t.skip('prlimit (util-linux) is not installed: it sets the address-space limit this case needs');
+    return;
+  }
+  const big = path.join(dir, 'big.heapsnapshot');
+  const made = runNode(`globalThis.k = Array.from({ length: 1000000 }, (_, i) => ({ i })); require('v8').writeHeapSnapshot(${JSON.stringify(big)});`);
+  assert.strictEqual(made.status, 0, made.stderr);
+  // What a node with memwatch-rs loaded already maps, plus 60 MB: the analysis needs ~135 MB more.
+  const vm = Number(runNode(`require('.'); console.log(/VmSize:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1])`).stdout.trim());
+  const limit = String((vm + 60 * 1024) * 1024);
+  const limited = (args) => spawnSync('prlimit', [`--as=${limit}`, process.execPath, ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = limited([path.join(ROOT, 'cli.js'), 'analyze', big]);
+  assert.strictEqual(r.status, 1, `exit ${r.status} ${r.signal || ''}: ${r.stderr.slice(0, 300)}`);
+  assert.match(r.stderr, /not enough memory: this snapshot \(\d+ nodes, \d+ edges\) needs about \d+ MB to analyse, and about \d+ MB is available to this process/);
+  const a = limited(['-e', `require('.').analyzeAsync(${JSON.stringify(big)}).then(() => console.log('resolved'), (e) => console.log('rejected: ' + e.message)).finally(() => console.log('alive'))`]);
+  assert.strictEqual(a.status, 0, `exit ${a.status} ${a.signal || ''}: ${a.stderr.slice(0, 300)}`);
+  assert.match(a.stdout, /rejected: .*not enough memory[^]*alive/);
+  fs.rmSync(big);
+});
+
 test('progress: phase and percent on a terminal, nothing when piped', () => {
   // Piped (as here): stderr stays empty.
   const piped = cli('analyze', leaky);

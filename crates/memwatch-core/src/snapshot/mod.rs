@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod graph;
+pub mod memory;
 pub mod paths;
 pub mod progress;
 pub mod reader;

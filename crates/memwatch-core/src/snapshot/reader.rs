@@ -237,6 +237,11 @@ fn read_plain<R: Read>(input: R, size_hint: Option<u64>, progress: &mut dyn FnMu
                 let value = lx.value()?;
                 snap.meta = parse_meta(&value).map_err(|m| ReadError { offset: at, message: m })?;
                 have_meta = true;
+                // Counts the file's size cannot back are a lie the count checks will catch later.
+                let bounded = |claimed: u64, fields: usize| size_hint.map_or(claimed, |s| claimed.min(s / 2 / fields.max(1) as u64));
+                let (nodes, edges) = (bounded(snap.meta.node_count, snap.meta.node_fields.len()), bounded(snap.meta.edge_count, snap.meta.edge_fields.len()));
+                crate::snapshot::memory::ensure_room(nodes, edges, size_hint)
+                    .map_err(|message| ReadError { offset: at, message })?;
             }
             "nodes" if !have_meta && !lx.at_number_array()? => {
                 return Err(lx.err("this looks like a CPU profile (.cpuprofile: \"nodes\" holds call-tree objects), not a heap snapshot"));
