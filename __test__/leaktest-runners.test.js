@@ -38,36 +38,31 @@ function checkLeakMessage(message) {
   assert.match(message, new RegExp(`SessionRecord is at \\S*sessions\\.js:${CONSTRUCTOR_LINE}:\\d+`));
 }
 
-test('jest: the leaking test fails naming SessionRecord and its line, the clean one passes', () => {
+/**
+ * Runs a runner over the example file in a fresh project; both jest and vitest write a JSON
+ * report with jest's shape (`testResults[0].assertionResults`), which is what is checked.
+ */
+function runnerCase(name, bin, args) {
   const dir = project();
   try {
-    const out = path.join(dir, 'jest.json');
-    const r = run(['jest', 'bin', 'jest.js'], ['--ci', '--rootDir', dir, '--json', '--outputFile', out, 'sessions.jest.test.js'], dir);
-    assert.ok(fs.existsSync(out), `jest wrote no report (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+    const out = path.join(dir, 'report.json');
+    const r = run(bin, args(dir, out), dir);
+    assert.ok(fs.existsSync(out), `${name} wrote no report (exit ${r.status}): ${r.stderr.slice(-2000)}`);
     const report = JSON.parse(fs.readFileSync(out, 'utf8'));
     const results = Object.fromEntries(report.testResults[0].assertionResults.map((a) => [a.title, a]));
     assert.strictEqual(results['quote does not leak'].status, 'passed', results['quote does not leak'].failureMessages.join('\n'));
     assert.strictEqual(results['checkout does not leak'].status, 'failed');
     checkLeakMessage(results['checkout does not leak'].failureMessages.join('\n'));
-    assert.notStrictEqual(r.status, 0, 'jest exits non-zero on the leak');
+    assert.notStrictEqual(r.status, 0, `${name} exits non-zero on the leak`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('jest: the leaking test fails naming SessionRecord and its line, the clean one passes', () => {
+  runnerCase('jest', ['jest', 'bin', 'jest.js'], (dir, out) => ['--ci', '--rootDir', dir, '--json', '--outputFile', out, 'sessions.jest.test.js']);
 });
 
 test('vitest: the leaking test fails naming SessionRecord and its line, the clean one passes', () => {
-  const dir = project();
-  try {
-    const out = path.join(dir, 'vitest.json');
-    const r = run(['vitest', 'vitest.mjs'], ['run', '--root', dir, '--reporter=json', `--outputFile=${out}`, 'sessions.vitest.test.mjs'], dir);
-    assert.ok(fs.existsSync(out), `vitest wrote no report (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-    const report = JSON.parse(fs.readFileSync(out, 'utf8'));
-    const results = Object.fromEntries(report.testResults[0].assertionResults.map((a) => [a.title, a]));
-    assert.strictEqual(results['quote does not leak'].status, 'passed', results['quote does not leak'].failureMessages.join('\n'));
-    assert.strictEqual(results['checkout does not leak'].status, 'failed');
-    checkLeakMessage(results['checkout does not leak'].failureMessages.join('\n'));
-    assert.notStrictEqual(r.status, 0, 'vitest exits non-zero on the leak');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  runnerCase('vitest', ['vitest', 'vitest.mjs'], (dir, out) => ['run', '--root', dir, '--reporter=json', `--outputFile=${out}`, 'sessions.vitest.test.mjs']);
 });
