@@ -102,10 +102,11 @@ function natural(mode, seconds, options) {
 
 test('trend, natural GCs only: a leaking program is caught, the same program without the leak is not', async () => {
   // Warm-up shortened so the test takes seconds, not minutes; the detector is otherwise the
-  // default. Its first decision comes a 20-s window after the warm-up, and a leaking heap gets
-  // ever fewer full GCs (V8 raises its limit), so the run lasts twice that.
+  // default. Its first decision comes a 20-s window after the warm-up; a leaking heap gets ever
+  // fewer full GCs (V8 raises its limit), and on a loaded machine (the matrix runs two nodes at
+  // once) the 20-s window can lack them, so the run leaves room for the 40-s window too.
   const options = { leakWarmupMs: 5000 };
-  const [leaking, steady] = await Promise.all([natural('leak', 45, options), natural('steady', 45, options)]);
+  const [leaking, steady] = await Promise.all([natural('leak', 60, options), natural('steady', 60, options)]);
   assert.ok(leaking.leaks.length >= 1, `no leak in ${leaking.fullGcs} full GCs`);
   const windowStart = (Date.parse(leaking.leaks[0].start) - leaking.started) / 1000;
   assert.ok(windowStart >= 5, `the growth that decided began ${windowStart} s in, inside the 5-s warm-up`);
