@@ -78,7 +78,8 @@ test('text output shows control characters from the snapshot as escapes; JSON ke
   const hostile = path.join(dir, 'hostile.heapsnapshot');
   const r = runNode(
     `const names = ['\\x1b[2J', '\\x1b]0;pwned\\x07', 'evil\\u202etxt'];
-     for (const n of names) globalThis[n] = Array.from({ length: 20000 }, (_, i) => ({ i }));
+     // Each array large enough to be a suspect (>10% of the heap) on every node, so its name is printed.
+     for (const n of names) globalThis[n] = Array.from({ length: 80000 }, (_, i) => ({ i }));
      require('v8').writeHeapSnapshot(${JSON.stringify(hostile)});`,
   );
   assert.strictEqual(r.status, 0, r.stderr);
