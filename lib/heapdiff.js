@@ -106,4 +106,4 @@ class HeapDiff {
   }
 }
 
-module.exports = { HeapDiff, trackAllocations, STACK_DEPTH, STACKS_PER_CLASS };
+module.exports = { HeapDiff, trackAllocations, STACK_DEPTH };
