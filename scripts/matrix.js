@@ -60,7 +60,12 @@ function runFiles(bin, files) {
     child.on('close', (code) => {
       clearTimeout(timer);
       const num = (label) => Number((new RegExp(`^# ${label} (\\d+)`, 'm').exec(out) || [])[1] || 0);
-      const failures = [...out.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+      // Each failure with the first lines of its TAP diagnostics (the assertion's message), so a
+      // CI log says why without the per-node log file, which stays on the CI machine.
+      const failures = [...out.matchAll(/^not ok \d+ - (.*)$((?:\n {2}.*){0,14})/gm)].map((m) => {
+        const detail = m[2].split('\n').filter((l) => /^ {2}(error|expected|actual|location|  )/.test(l)).slice(0, 8).join('\n');
+        return detail ? `${m[1]}\n${detail}` : m[1];
+      });
       resolve({ passed: num('pass'), failed: num('fail'), failures, ok: code === 0 && num('fail') === 0 && num('pass') > 0, log: out });
     });
   });
