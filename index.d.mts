@@ -6,6 +6,8 @@ export default memwatch;
 
 export type Stats = memwatch.Stats;
 export type LeakInfo = memwatch.LeakInfo;
+export type AllocationSite = memwatch.AllocationSite;
+export type SiteFrame = memwatch.SiteFrame;
 export type HeapDiffTotals = memwatch.HeapDiffTotals;
 export type HeapDiffDetail = memwatch.HeapDiffDetail;
 export type HeapDiffResult = memwatch.HeapDiffResult;

@@ -86,6 +86,36 @@ declare namespace memwatch {
     timeToLimit: number | null;
     /** What leaks: 'heap' for the heap. */
     kind: 'heap';
+    /**
+     * Only with `allocationSamplingBytes` set: the allocation stacks whose sampled live bytes
+     * grew most over the episode, most first (at most 10).
+     */
+    sites?: AllocationSite[];
+  }
+
+  /** A frame of a sampled allocation stack, as V8 names it. */
+  interface SiteFrame {
+    /** `(anonymous)` for an unnamed function. */
+    function: string;
+    /** The script's path or URL (`node:events` for node's own); empty for V8's own frames. */
+    script: string;
+    /** 1-based line and column of the function; 0 when unknown. */
+    line: number;
+    column: number;
+  }
+
+  /**
+   * A stack that allocated more and more live memory during a leak episode. Its function,
+   * script, line and column are the innermost frame in the program's own code (not node's
+   * internals) where the stack has one.
+   */
+  interface AllocationSite extends SiteFrame {
+    /** Growth of the live bytes V8 estimates this stack allocated, over the episode. */
+    bytes: number;
+    /** Innermost first, at most 8. */
+    frames: SiteFrame[];
+    /** `handle (/srv/app.js:12:3) <- route (/srv/app.js:40:5)`. */
+    text: string;
   }
 
   interface HeapDiffTotals {
@@ -313,6 +343,12 @@ declare namespace memwatch {
     leakReminderMs: number;
     /** The trend detector tests no window that begins within this long of the first GC it sees, ms (default 180000). */
     leakWarmupMs: number;
+    /**
+     * Allocation sampling for 'leak' (default 0: off): V8's sampling heap profiler records one
+     * allocation per about this many bytes while a 'leak' listener (or snapshotOnLeak) is on, and
+     * 'leak' carries `sites`. 524288 is recommended; 0 or at least 1024.
+     */
+    allocationSamplingBytes: number;
     /** Growths in a row that make a 'leak' (default 5). */
     consecutiveGrowths: number;
     /** The last consecutiveGrowths bases must all top every base of this many full GCs before them (default 120; 0: off). */
@@ -408,7 +444,7 @@ declare namespace memwatch {
     /** The post-GC heap over the last 2000 full GCs seen while monitoring, oldest first. */
     statsHistory(): StatsSample[];
     /** Analyses a snapshot into a self-contained HTML report; returns its path. */
-    htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[] }): string;
+    htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[]; leak?: LeakInfo }): string;
     HeapDiff: HeapDiffConstructor;
     /**
      * Runs `fn` (sync or async) `warmup` times, then `iterations` times in `rounds` rounds with a

@@ -23,8 +23,43 @@ const leakConsumers = new Set();
 const HISTORY_SIZE = 2000;
 const history = [];
 
+// Allocation sampling (`allocationSamplingBytes`): V8's sampling heap profiler runs while the
+// option is on and someone watches for leaks; its live tree is captured at most once per
+// CAPTURE_MS, on full GCs, so a 'leak' can say which stacks grew over its episode.
+const CAPTURE_MS = 1000;
+const SITES = 10;
+let samplingBytes = 0;
+let samplingOn = false;
+let lastCapture = 0;
+
+function applySampling() {
+  const want = samplingBytes > 0 && native.isMonitoring() && leakWatchWanted();
+  if (!want && !samplingOn) return;
+  try {
+    // The same interval is a no-op, a new one restarts the profiler, 0 stops it.
+    samplingOn = native.samplingConfigure(want ? samplingBytes : 0);
+  } catch (e) {
+    // Another sampling profiler owns this isolate (an inspector session): 'leak' goes on
+    // without sites, and the program is told once, never thrown at from a listener change.
+    samplingOn = false;
+    process.emitWarning(e.message, 'MemwatchWarning');
+  }
+  if (!samplingOn) lastCapture = 0;
+}
+
+function capture(now) {
+  if (!samplingOn || now - lastCapture < CAPTURE_MS) return;
+  lastCapture = now;
+  try {
+    native.samplingCapture(now);
+  } catch {
+    // The profiler was stopped under us (an inspector session): the event goes on without sites.
+  }
+}
+
 function deliver(kind, values, reason) {
   if (kind === EVENT_STATS) {
+    capture(Date.now());
     const stats = {};
     for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
     if (history.length === HISTORY_SIZE) history.shift();
@@ -37,6 +72,13 @@ function deliver(kind, values, reason) {
     if (memwatch.listenerCount('stats') > 0) memwatch.emit('stats', stats);
   } else if (kind === EVENT_LEAK) {
     const leak = leakFromNative(values, reason);
+    if (samplingOn) {
+      try {
+        leak.sites = native.samplingSites(leak.start.getTime(), SITES);
+      } catch {
+        leak.sites = [];
+      }
+    }
     if (memwatch.listenerCount('leak') > 0) memwatch.emit('leak', leak);
     for (const consumer of leakConsumers) consumer(leak);
   }
@@ -70,11 +112,14 @@ function updateMonitoring() {
   } else if (native.isMonitoring()) {
     native.stopMonitor();
   }
+  applySampling();
 }
 memwatch.on('newListener', (event) => {
   if (!MONITORED.has(event)) return;
   if (!native.isMonitoring()) native.startMonitor(deliver);
   if (event === 'leak') native.setLeakWatch(true);
+  // 'newListener' fires before the listener is added: decide once it is.
+  if (event === 'leak' && samplingBytes > 0 && !samplingOn) process.nextTick(applySampling);
 });
 memwatch.on('removeListener', (event) => {
   if (MONITORED.has(event)) updateMonitoring();
@@ -109,7 +154,10 @@ const OPTION_LIMITS = {
   backToBackBytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
   leakReminderMs: { min: 0, max: 2147483647 },
   leakWarmupMs: { min: 0, max: 2147483647 },
+  allocationSamplingBytes: { min: 0, max: 1073741824 },
 };
+// Options of the JS side, not the native estimator's.
+const JS_OPTIONS = new Set(['allocationSamplingBytes']);
 const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS)];
 
 function describe(value) {
@@ -121,7 +169,7 @@ function describe(value) {
 
 function publicOptions(o) {
   const out = {};
-  for (const key of OPTION_NAMES) out[key] = o[key];
+  for (const key of OPTION_NAMES) out[key] = JS_OPTIONS.has(key) ? samplingBytes : o[key];
   return out;
 }
 
@@ -157,9 +205,19 @@ function setOptions(options) {
     if (!Number.isInteger(value) || value < limit.min || value > limit.max) {
       throw new RangeError(`memwatch.setOptions: "${key}" must be an integer from ${limit.min} to ${limit.max}, got ${describe(value)}`);
     }
+    if (key === 'allocationSamplingBytes' && value > 0 && value < 1024) {
+      throw new RangeError(`memwatch.setOptions: "allocationSamplingBytes" must be 0 (off) or at least 1024 (V8 samples one allocation per that many bytes; 524288 is recommended), got ${value}`);
+    }
     next[key] = value;
   }
+  const sampling = next.allocationSamplingBytes === undefined ? samplingBytes : next.allocationSamplingBytes;
+  delete next.allocationSamplingBytes;
   native.setOptions(next);
+  if (sampling !== samplingBytes) {
+    samplingBytes = sampling;
+    lastCapture = 0;
+    applySampling();
+  }
   return getOptions();
 }
 

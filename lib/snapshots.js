@@ -132,7 +132,7 @@ function snapshotForLeak(leak) {
   try {
     const written = writeSnapshot(path.join(o.dir, defaultSnapshotName(LEAK_PREFIX)));
     let report;
-    if (o.report) report = htmlReport(written, `${written.replace(/\.heapsnapshot$/, '')}.html`, { stats: statsHistory() });
+    if (o.report) report = htmlReport(written, `${written.replace(/\.heapsnapshot$/, '')}.html`, { stats: statsHistory(), leak });
     // Keep the newest `keep` of our own leak snapshots (and their reports).
     const ours = fs
       .readdirSync(o.dir)
@@ -156,7 +156,7 @@ function snapshotForLeak(leak) {
 function htmlReport(snapshot, htmlFile, options = {}) {
   if (typeof htmlFile !== 'string' || htmlFile === '') throw new TypeError('memwatch.htmlReport: expected an output file path');
   const report = analyze(snapshot, { top: options.top === undefined ? 50 : options.top });
-  return require('./report/html.js').writeHtml(htmlFile, { kind: 'analyze', report, files: [snapshot], stats: options.stats || null });
+  return require('./report/html.js').writeHtml(htmlFile, { kind: 'analyze', report, files: [snapshot], stats: options.stats || null, leak: options.leak || null });
 }
 
 module.exports = { writeSnapshot, snapshotOnSignal, snapshotOnLeak, htmlReport };

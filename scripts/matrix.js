@@ -37,7 +37,7 @@ function envFor(bin) {
 // Which suites prove which feature (every *.test.js file must belong to one).
 const FEATURES = [
   ['stats / gc()', ['stats.test.js', 'types.test.js', 'abi.test.js']],
-  ['leak', ['leak.test.js']],
+  ['leak', ['leak.test.js', 'sampling.test.js']],
   ['HeapDiff', ['heapdiff.test.js']],
   ['leak tests (jest, vitest)', ['leaktest.test.js', 'leaktest-runners.test.js']],
   ['worker threads', ['workers.test.js']],

@@ -4,6 +4,7 @@
 mod analyze;
 mod heapdiff;
 mod monitor;
+mod sampling;
 mod snapshots;
 mod v8;
 

@@ -29,11 +29,12 @@ const TITLES = { analyze: 'Heap snapshot analysis', diff: 'Heap snapshot compari
 /**
  * The report page for `kind` ('analyze' | 'diff' | 'leaks'), from the JSON report of that
  * command; `files` are shown in the header; `stats` (optional) is a list of post-GC samples
- * `{ time, current_base, estimated_base, used_heap_size }`.
+ * `{ time, current_base, estimated_base, used_heap_size }`; `leak` (optional) is the 'leak' event
+ * the report was written for (its reason and, with allocation sampling, its `sites`).
  */
-function renderHtml({ kind, report, files = [], stats = null }) {
+function renderHtml({ kind, report, files = [], stats = null, leak = null }) {
   if (!TITLES[kind]) throw new TypeError(`memwatch-rs: unknown report kind "${kind}"`);
-  const payload = JSON.stringify({ kind, report, stats }).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const payload = JSON.stringify({ kind, report, stats, leak }).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   const sub = files.map((f) => escapeHtml(path.basename(f))).join(' &rarr; ');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -156,6 +156,15 @@
   function madeOf(rows) {
     return (rows || []).map(function (m) { return num(m.count) + ' \u00d7 ' + m.what; }).join(', ');
   }
+  // The 'leak' this report was written for: its reason, and with allocation sampling the
+  // stacks whose live bytes grew over the episode (most first).
+  if (data.leak) {
+    var sites = data.leak.sites || [];
+    section('The leak', [el('p', { text: data.leak.reason }), sites.length ? table([
+      { key: 'bytes', label: 'live bytes grown', num: 1, fmt: bytes }, { key: 'where', label: 'allocated in' }, { key: 'text', label: 'stack (innermost first)' }],
+      sites.map(function (s) { s.where = s.script ? s.function + ' at ' + s.script + ':' + s.line + ':' + s.column : s.function; return s; }), 'bytes')
+      : el('p', { class: 'muted', text: data.leak.sites ? 'No sampled allocation site grew over the episode.' : 'Allocation sites: set memwatch.setOptions({ allocationSamplingBytes: 524288 }) to have them.' })]);
+  }
   if (data.kind === 'analyze') {
     kpis([['heap size', bytes(r.totalSize)], ['objects', num(r.nodes)], ['references', num(r.edges)], ['suspects', String(r.suspects.length)]]);
     section('Heap composition by retained size', [el('p', { class: 'muted', text: 'Each block is the objects of one class directly under a GC root in the dominator tree, sized by what they retain; inside are the classes they retain.' }), treemap(r.composition, r.totalSize)]);

@@ -10,6 +10,7 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 
 use memwatch_core::gc::HeapStats;
+use memwatch_core::sites::RawNode;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -66,6 +67,20 @@ pub type WriteChunk<'a> = &'a mut dyn FnMut(&[u8]) -> bool;
 
 type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const c_char, len: usize) -> i32;
 
+type SiteFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    node_id: u32,
+    parent_id: u32,
+    self_bytes: u64,
+    script_id: i32,
+    line: i32,
+    column: i32,
+    name: *const c_char,
+    name_len: usize,
+    script: *const c_char,
+    script_len: usize,
+);
+
 extern "C" {
     fn mw_isolate_current() -> *mut c_void;
     fn mw_v8_version() -> *const c_char;
@@ -75,6 +90,9 @@ extern "C" {
     fn mw_request_incremental_gc(isolate: *mut c_void);
     fn mw_snapshot_floor(isolate: *mut c_void) -> i64;
     fn mw_allocation_tracking(isolate: *mut c_void, on: i32);
+    fn mw_sampling_start(isolate: *mut c_void, interval: u64, depth: i32) -> i32;
+    fn mw_sampling_stop(isolate: *mut c_void);
+    fn mw_sampling_profile(isolate: *mut c_void, f: SiteFn, ctx: *mut c_void) -> i64;
     fn mw_snapshot_walk(
         isolate: *mut c_void,
         name_mask: u32,
@@ -142,6 +160,57 @@ impl Isolate {
     pub fn allocation_tracking(&self, on: bool) {
         // SAFETY: on the isolate's own thread, from JS (not inside a GC callback).
         unsafe { mw_allocation_tracking(self.raw.as_ptr(), i32::from(on)) }
+    }
+
+    /// Starts V8's sampling heap profiler: about one allocation per `interval` bytes records its
+    /// stack (`depth` frames), kept while the object lives. Returns whether it runs.
+    pub fn sampling_start(&self, interval: u64, depth: i32) -> bool {
+        // SAFETY: on the isolate's own thread, from JS (not inside a GC callback).
+        unsafe { mw_sampling_start(self.raw.as_ptr(), interval, depth) != 0 }
+    }
+
+    /// Stops the sampling heap profiler (its samples and tree are dropped).
+    pub fn sampling_stop(&self) {
+        // SAFETY: on the isolate's own thread, from JS; a no-op when it does not run.
+        unsafe { mw_sampling_stop(self.raw.as_ptr()) }
+    }
+
+    /// The sampling heap profiler's call tree of live sampled allocations, parents first.
+    pub fn sampling_profile(&self) -> Result<Vec<RawNode>, String> {
+        unsafe extern "C" fn on_site(
+            ctx: *mut c_void,
+            id: u32,
+            parent: u32,
+            self_bytes: u64,
+            script_id: i32,
+            line: i32,
+            column: i32,
+            name: *const c_char,
+            name_len: usize,
+            script: *const c_char,
+            script_len: usize,
+        ) {
+            // SAFETY: `ctx` is the Vec below, alive for the whole call.
+            let out = unsafe { &mut *(ctx as *mut Vec<RawNode>) };
+            let text = |p: *const c_char, len: usize| -> String {
+                if p.is_null() || len == 0 {
+                    return String::new();
+                }
+                // SAFETY: the shim passes `len` initialised bytes, valid during this call.
+                String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(p as *const u8, len) }).into_owned()
+            };
+            let node = RawNode { id, parent, self_bytes, script_id, line, column, name: text(name, name_len), script: text(script, script_len) };
+            // Pushing cannot unwind except on allocation failure, which aborts anyway.
+            out.push(node);
+        }
+        let mut nodes: Vec<RawNode> = Vec::new();
+        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_site` never unwinds
+        // and `nodes` outlives the call.
+        let count = unsafe { mw_sampling_profile(self.raw.as_ptr(), on_site, &mut nodes as *mut Vec<RawNode> as *mut c_void) };
+        if count < 0 {
+            return Err("V8's sampling heap profiler is not running".into());
+        }
+        Ok(nodes)
     }
 
     /// Takes a heap snapshot and deletes it unread: the floor HeapDiff is benchmarked against.

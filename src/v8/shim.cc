@@ -53,6 +53,14 @@ typedef void (*mw_node_fn)(void* ctx, uint32_t id, uint32_t type, uint64_t shall
 // else to stop. `data` is valid for the duration of the call only.
 typedef int (*mw_write_fn)(void* ctx, const char* data, size_t len);
 
+// Called once per node of the sampling heap profiler's call tree, parents before children.
+// `self_bytes` is V8's estimate of the live bytes allocated with this node as the innermost
+// frame (its samples, scaled); `line` and `column` are 1-based, 0 when unknown. The strings are
+// valid for the duration of the call only.
+typedef void (*mw_site_fn)(void* ctx, uint32_t node_id, uint32_t parent_id, uint64_t self_bytes,
+                           int32_t script_id, int32_t line, int32_t column, const char* name,
+                           size_t name_len, const char* script, size_t script_len);
+
 }  // extern "C"
 
 namespace {
@@ -121,6 +129,19 @@ size_t write_utf8(v8::Isolate* isolate, v8::Local<v8::String> s, char* buf, size
   return static_cast<size_t>(
       s->WriteUtf8(isolate, buf, static_cast<int>(cap), nullptr, v8::String::NO_NULL_TERMINATION));
 #endif
+}
+
+// Copies a V8 string into a growable malloc buffer; returns its length (0 when it does not fit).
+size_t copy_utf8(v8::Isolate* isolate, v8::Local<v8::String> s, char** buf, size_t* cap) {
+  if (s.IsEmpty()) return 0;
+  const size_t need = utf8_length(isolate, s) + 1;
+  if (need > *cap) {
+    char* bigger = static_cast<char*>(realloc(*buf, need));
+    if (bigger == nullptr) return 0;
+    *buf = bigger;
+    *cap = need;
+  }
+  return write_utf8(isolate, s, *buf, *cap);
 }
 
 // V8 renumbered and renamed GC types across versions (kGCTypeMinorMarkCompact became
@@ -223,6 +244,70 @@ void mw_allocation_tracking(void* isolate, int on) {
   }
 }
 
+// Starts V8's sampling heap profiler (DevTools' "allocation sampling"): about one allocation per
+// `interval` bytes records its stack; samples die with their objects. Returns 1 when it runs.
+// Call from JS, never inside a GC.
+int mw_sampling_start(void* isolate, uint64_t interval, int depth) {
+  v8::HeapProfiler* profiler = static_cast<v8::Isolate*>(isolate)->GetHeapProfiler();
+  return profiler->StartSamplingHeapProfiler(interval, depth, v8::HeapProfiler::kSamplingNoFlags) ? 1 : 0;
+}
+
+void mw_sampling_stop(void* isolate) {
+  static_cast<v8::Isolate*>(isolate)->GetHeapProfiler()->StopSamplingHeapProfiler();
+}
+
+// Reads the sampling heap profiler's live profile and calls `fn` for every node of its call
+// tree, depth-first without recursion. Returns the node count, or -1 when the profiler is not
+// running or memory ran out.
+int64_t mw_sampling_profile(void* isolate_ptr, mw_site_fn fn, void* ctx) {
+  v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
+  v8::HandleScope scope(isolate);
+  v8::AllocationProfile* profile = isolate->GetHeapProfiler()->GetAllocationProfile();
+  if (profile == nullptr) return -1;
+  struct Item {
+    v8::AllocationProfile::Node* node;
+    uint32_t parent;
+  };
+  size_t cap = 256, len = 0;
+  Item* stack = static_cast<Item*>(malloc(cap * sizeof(Item)));
+  size_t name_cap = 128, script_cap = 256;
+  char* name = static_cast<char*>(malloc(name_cap));
+  char* script = static_cast<char*>(malloc(script_cap));
+  int64_t count = 0;
+  bool ok = stack != nullptr && name != nullptr && script != nullptr;
+  if (ok) stack[len++] = Item{profile->GetRootNode(), 0};
+  while (ok && len > 0) {
+    const Item item = stack[--len];
+    v8::AllocationProfile::Node* node = item.node;
+    uint64_t self = 0;
+    for (const v8::AllocationProfile::Allocation& a : node->allocations) {
+      self += static_cast<uint64_t>(a.size) * static_cast<uint64_t>(a.count);
+    }
+    const size_t name_len = copy_utf8(isolate, node->name, &name, &name_cap);
+    const size_t script_len = copy_utf8(isolate, node->script_name, &script, &script_cap);
+    fn(ctx, node->node_id, item.parent, self, node->script_id, node->line_number, node->column_number,
+       name, name_len, script, script_len);
+    count++;
+    for (v8::AllocationProfile::Node* child : node->children) {
+      if (len == cap) {
+        Item* bigger = static_cast<Item*>(realloc(stack, 2 * cap * sizeof(Item)));
+        if (bigger == nullptr) {
+          ok = false;
+          break;
+        }
+        stack = bigger;
+        cap *= 2;
+      }
+      stack[len++] = Item{child, node->node_id};
+    }
+  }
+  free(stack);
+  free(name);
+  free(script);
+  delete profile;
+  return ok ? count : -1;
+}
+
 // The benchmark floor: takes a heap snapshot exactly as mw_snapshot_walk does and deletes it
 // without walking it. Returns the node count, or -1.
 int64_t mw_snapshot_floor(void* isolate_ptr) {
@@ -259,16 +344,7 @@ int64_t mw_snapshot_walk(void* isolate_ptr, uint32_t name_mask, mw_node_fn fn, v
       const uint32_t type = static_cast<uint32_t>(node->GetType());
       size_t len = 0;
       if (type < 32 && (name_mask & (1u << type)) && buf != nullptr) {
-        v8::Local<v8::String> name = node->GetName();
-        const size_t need = utf8_length(isolate, name) + 1;
-        if (need > cap) {
-          char* bigger = static_cast<char*>(realloc(buf, need));
-          if (bigger != nullptr) {
-            buf = bigger;
-            cap = need;
-          }
-        }
-        if (need <= cap) len = write_utf8(isolate, name, buf, cap);
+        len = copy_utf8(isolate, node->GetName(), &buf, &cap);
       }
       fn(ctx, static_cast<uint32_t>(node->GetId()), type,
          static_cast<uint64_t>(node->GetShallowSize()), buf != nullptr ? buf : "", len);

@@ -13,4 +13,5 @@ pub mod stats;
 pub mod snapshot;
 pub mod summary;
 pub mod replay;
+pub mod sites;
 pub mod trend;

@@ -1,0 +1,117 @@
+//! Allocation sampling for 'leak' (`setOptions({ allocationSamplingBytes })`): V8's sampling
+//! heap profiler runs on this isolate, the monitor's JS side captures its live tree now and then
+//! (`samplingCapture`), and a 'leak' asks which stacks grew over the episode (`samplingSites`).
+//! The policy (captures, growth, naming) is `memwatch_core::sites`; this is its napi face, one
+//! state per isolate (thread).
+
+use std::cell::RefCell;
+
+use memwatch_core::sites::{frame_text, Frame, SiteHistory};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::monitor::current_isolate;
+
+/// Frames V8 records per sample (its default): deep enough to reach the program's own code
+/// from inside node's internals.
+const STACK_DEPTH: i32 = 16;
+/// Captures kept (log-spaced over the run).
+const CAPTURES: usize = 24;
+/// Frames per site in the event.
+const FRAMES: usize = 8;
+
+thread_local! {
+    /// The sampling interval in force on this thread's isolate and its captures; None when off.
+    static SAMPLING: RefCell<Option<(u64, SiteHistory)>> = const { RefCell::new(None) };
+}
+
+/// Starts sampling about one allocation per `interval_bytes` (0 stops it). Changing the interval
+/// restarts the profiler, and the captures start over.
+#[napi]
+pub fn sampling_configure(interval_bytes: f64) -> Result<bool> {
+    let isolate = current_isolate()?;
+    if !interval_bytes.is_finite() || interval_bytes < 0.0 {
+        return Err(Error::from_reason("memwatch-rs: the sampling interval must be a non-negative number of bytes"));
+    }
+    let interval = interval_bytes as u64;
+    SAMPLING.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.as_ref().map(|(i, _)| *i) == Some(interval) {
+            return Ok(true);
+        }
+        if s.take().is_some() {
+            isolate.sampling_stop();
+        }
+        if interval == 0 {
+            return Ok(false);
+        }
+        if !isolate.sampling_start(interval, STACK_DEPTH) {
+            return Err(Error::from_reason("memwatch-rs: V8's sampling heap profiler did not start (another one already runs on this isolate, e.g. an inspector session's)"));
+        }
+        *s = Some((interval, SiteHistory::new(CAPTURES)));
+        Ok(true)
+    })
+}
+
+/// Records the live sampled tree at `now_ms` (ms since the epoch, as 'leak' dates are).
+#[napi]
+pub fn sampling_capture(now_ms: f64) -> Result<bool> {
+    let isolate = current_isolate()?;
+    SAMPLING.with(|s| {
+        let mut s = s.borrow_mut();
+        let Some((_, history)) = s.as_mut() else { return Ok(false) };
+        let nodes = isolate.sampling_profile().map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
+        history.capture(nodes, now_ms);
+        Ok(true)
+    })
+}
+
+#[napi(object)]
+pub struct SiteFrame {
+    pub function: String,
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// One entry of a 'leak' event's `sites`.
+#[napi(object)]
+pub struct AllocationSite {
+    pub function: String,
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+    /// Growth of the live bytes V8 estimates this stack allocated, over the episode.
+    pub bytes: f64,
+    pub frames: Vec<SiteFrame>,
+    /// `fn (script:line:col) <- caller (...)`, innermost first.
+    pub text: String,
+}
+
+fn site_frame(f: &Frame) -> SiteFrame {
+    SiteFrame { function: f.function.clone(), script: f.script.clone(), line: f.line, column: f.column }
+}
+
+/// The `top` stacks whose sampled live bytes grew most since `start_ms`; empty when sampling is off.
+#[napi]
+pub fn sampling_sites(start_ms: f64, top: u32) -> Result<Vec<AllocationSite>> {
+    let isolate = current_isolate()?;
+    SAMPLING.with(|s| {
+        let mut s = s.borrow_mut();
+        let Some((_, history)) = s.as_mut() else { return Ok(Vec::new()) };
+        let nodes = isolate.sampling_profile().map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
+        let sites = history.growth(nodes, start_ms, top as usize, FRAMES);
+        Ok(sites
+            .into_iter()
+            .map(|site| AllocationSite {
+                function: site.frame.function.clone(),
+                script: site.frame.script.clone(),
+                line: site.frame.line,
+                column: site.frame.column,
+                bytes: site.bytes as f64,
+                text: site.frames.iter().map(frame_text).collect::<Vec<_>>().join(" <- "),
+                frames: site.frames.iter().map(site_frame).collect(),
+            })
+            .collect())
+    })
+}
