@@ -58,6 +58,8 @@ declare namespace memwatch {
     gcMinorMarkSweepCount: number;
     /** Total minor mark-sweep time, nanoseconds. */
     gcMinorMarkSweepTime: number;
+    /** Share of wall time spent in GC (all kinds) over the last minute, 0 to 1. */
+    gc_time_ratio: number;
   }
 
   /**
@@ -91,6 +93,85 @@ declare namespace memwatch {
      * grew most over the episode, most first (at most 10).
      */
     sites?: AllocationSite[];
+  }
+
+  /** The kinds `watchResources` can watch. */
+  type ResourceKind = 'fds' | 'handles' | 'timers' | 'external';
+
+  /**
+   * A leak outside the V8 heap, from `watchResources` (only for the kinds it watches): the same
+   * trend detector as the heap's decided that the count (or external bytes) grows steadily.
+   */
+  interface ResourceLeakInfo {
+    kind: ResourceKind;
+    start: Date;
+    end: Date;
+    /** Rise of the trend over the episode: a count (fds, handles, timers) or bytes (external). */
+    growth: number;
+    /** e.g. `open file descriptors grew by 412 in 2m 3s (200/min, steady over 62 samples); at this rate they reach the limit of 1024 (ulimit -n) in 3m 4s`. */
+    reason: string;
+    /** Per second, in the kind's unit. */
+    rate: number;
+    /** The latest reading. */
+    current: number;
+    /** The soft limit on open files for 'fds' where the system tells it (`ulimit -n`); null otherwise. */
+    limit: number | null;
+    /** Seconds until `limit` at this rate; null without a limit. */
+    timeToLimit: number | null;
+    /** handles and timers: the types that grew over the episode, e.g. `{ TCPSocketWrap: 118 }`. */
+    byType?: Record<string, number>;
+  }
+
+  /** A kind's settings: `true` for the defaults, or thresholds a window's rise must reach. */
+  interface ResourceKindOptions {
+    /** Least rise (count, or bytes for external). Defaults: 16 for counts, 8 MiB for external. */
+    minGrowth?: number;
+    /** Least rise as a percent of the level. Defaults: 10 for counts, 5 for external. */
+    minGrowthPercent?: number;
+  }
+
+  interface WatchResourcesOptions {
+    /** Open file descriptors (/proc/self/fd or /dev/fd). */
+    fds?: boolean | ResourceKindOptions;
+    /** Active handles and requests other than timers (process.getActiveResourcesInfo()), by type. */
+    handles?: boolean | ResourceKindOptions;
+    /** Active, ref'd timers and immediates. */
+    timers?: boolean | ResourceKindOptions;
+    /** External memory: ArrayBuffers, Buffers and native objects outside the V8 heap. */
+    external?: boolean | ResourceKindOptions;
+    /** Sampling period, ms (default 2000). The timer never keeps the process alive. */
+    intervalMs?: number;
+    /** Windows that begin within this long of the start are not tested (default 180000). */
+    warmupMs?: number;
+    /** The shortest trend window, ms (default max(20000, 16 x intervalMs); at least 8 samples). */
+    windowMs?: number;
+  }
+
+  interface ResourceWatch {
+    readonly kinds: ResourceKind[];
+    readonly intervalMs: number;
+    readonly running: boolean;
+    /** The latest readings: counts, and bytes for external (plus arrayBuffers). */
+    read(): Partial<Record<ResourceKind | 'arrayBuffers', number | null>>;
+    stop(): void;
+  }
+
+  interface PrometheusHandle {
+    /** The prom-client Registry the metrics are on. */
+    registry: unknown;
+    /** The prom-client metrics, by name. */
+    metrics: Record<string, unknown>;
+    readonly active: boolean;
+    /** Removes the metrics from the registry. */
+    stop(): void;
+  }
+
+  interface OpenTelemetryHandle {
+    meter: unknown;
+    instruments: Record<string, unknown>;
+    readonly active: boolean;
+    /** Removes the batch callback: the instruments report nothing more. */
+    stop(): void;
   }
 
   /** A frame of a sampled allocation stack, as V8 names it. */
@@ -409,11 +490,11 @@ declare namespace memwatch {
 
   interface MemWatch extends EventEmitter {
     on(event: 'stats', listener: (stats: Stats) => void): this;
-    on(event: 'leak', listener: (info: LeakInfo) => void): this;
+    on(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo) => void): this;
     on(event: 'snapshot', listener: (info: SnapshotEvent) => void): this;
     on(event: string | symbol, listener: (...args: any[]) => void): this;
     once(event: 'stats', listener: (stats: Stats) => void): this;
-    once(event: 'leak', listener: (info: LeakInfo) => void): this;
+    once(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo) => void): this;
     once(event: string | symbol, listener: (...args: any[]) => void): this;
     /** Forces a full, synchronous GC. No --expose-gc needed. */
     gc(): void;
@@ -421,6 +502,24 @@ declare namespace memwatch {
     /** Validates and applies any subset of the options; returns the options in force. */
     setOptions(options: Partial<Options>): Options;
     buildInfo(): BuildInfo;
+    /**
+     * Watches leaks outside the V8 heap (opt-in per kind); resource leaks emit 'leak' with their
+     * `kind`. Replaces the watch started before. Throws on bad options, and for 'fds' where the
+     * platform cannot count descriptors.
+     */
+    watchResources(options: WatchResourcesOptions): ResourceWatch;
+    /**
+     * Registers memwatch's metrics (memwatch_heap_base_bytes, memwatch_leak_suspected{kind}, ...)
+     * on a prom-client Registry (its default registry when omitted); needs the optional peer
+     * dependency prom-client. Idempotent per registry.
+     */
+    prometheus(registry?: unknown): PrometheusHandle;
+    /**
+     * Creates memwatch's observable instruments (memwatch.*, and v8js.* per heap space unless
+     * `v8js: false`) on an OpenTelemetry Meter (the global provider's when omitted; needs the
+     * optional peer dependency @opentelemetry/api).
+     */
+    openTelemetry(meter?: unknown, options?: { v8js?: boolean }): OpenTelemetryHandle;
     /** Analyses a .heapsnapshot file offline (synchronous). */
     analyze(file: string, options?: AnalyzeOptions): AnalysisReport;
     /** `analyze` on a worker thread of libuv's pool: the event loop keeps running. */

@@ -11,6 +11,8 @@ const analysis = require('./lib/analysis.js');
 const snapshots = require('./lib/snapshots.js');
 const { HeapDiff } = require('./lib/heapdiff.js');
 const leakTests = require('./lib/leaktest.js');
+const resources = require('./lib/resources.js');
+const metrics = require('./lib/metrics.js');
 
 const memwatch = monitor.memwatch;
 
@@ -30,6 +32,10 @@ Object.assign(memwatch, {
   snapshotOnSignal: snapshots.snapshotOnSignal,
   snapshotOnLeak: snapshots.snapshotOnLeak,
   htmlReport: snapshots.htmlReport,
+  // production: leaks outside the heap, metrics (prom-client, OpenTelemetry: optional peers)
+  watchResources: resources.watchResources,
+  prometheus: metrics.prometheus,
+  openTelemetry: metrics.openTelemetry,
   // offline analysis
   analyze: analysis.analyze,
   analyzeAsync: analysis.analyzeAsync,

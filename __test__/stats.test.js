@@ -203,3 +203,30 @@ test('bad arguments get clear errors', () => {
   assert.throws(() => memwatch.setOptions('fast'), { name: 'TypeError' });
   assert.strictEqual(memwatch.getOptions().consecutiveGrowths, 5, 'a rejected call changes nothing');
 });
+
+test('gc_time_ratio is the share of wall time spent in GC over the last minute', () => {
+  const r = runNode(`
+    const m = require('.');
+    let last = null;
+    m.on('stats', (s) => { last = s; });
+    // Keep 40 MB alive so each full GC takes a while, then collect back to back for a second.
+    globalThis.keep = Array.from({ length: 400000 }, (_, i) => ({ i, s: 'x' + i }));
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1000) m.gc();
+    setImmediate(() => {
+      const busy = last;
+      const sum = (s) => s.gcScavengeTime + s.gcMarkSweepCompactTime + s.gcIncrementalMarkingTime + s.gcProcessWeakCallbacksTime + s.gcMinorMarkSweepTime;
+      const measured = sum(busy) / 1e9 / ((Date.now() - t0) / 1000);
+      // Then a second and a half of idling, and one more GC: the share falls.
+      setTimeout(() => {
+        m.gc();
+        setImmediate(() => console.log(JSON.stringify({ busy: busy.gc_time_ratio, measured, idle: last.gc_time_ratio })));
+      }, 1500);
+    });
+  `, { timeout: 30000 });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const { busy, measured, idle } = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(busy > 0.5 && busy <= 1, `a second of back-to-back GCs: ${busy}`);
+  assert.ok(Math.abs(busy - measured) < 0.15, `agrees with the GC times of the same stats: ${busy} vs ${measured}`);
+  assert.ok(idle < busy * 0.7 && idle > 0, `after idling the share falls: ${idle} < ${busy}`);
+});

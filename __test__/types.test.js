@@ -92,3 +92,22 @@ test('HeapDiff stacks are typed field for field', () => {
   assert.deepStrictEqual(declaredFields('StackFrame').sort(), Object.keys(frame).sort());
   assert.deepStrictEqual(declaredFields('HeapDiffOptions').sort(), ['retainers', 'stacks']);
 });
+
+test("a resource 'leak' is typed field for field (ResourceLeakInfo), and the new functions are declared", async () => {
+  const watch = memwatch.watchResources({ timers: { minGrowth: 4 }, intervalMs: 10, warmupMs: 0, windowMs: 200 });
+  const timers = [];
+  const add = setInterval(() => timers.push(setInterval(() => {}, 60000)), 5);
+  let leak;
+  const on = (l) => {
+    if (l.kind === 'timers') leak = l;
+  };
+  memwatch.on('leak', on);
+  for (let i = 0; i < 100 && !leak; i++) await settle(20);
+  clearInterval(add);
+  for (const t of timers) clearInterval(t);
+  memwatch.removeListener('leak', on);
+  watch.stop();
+  assert.ok(leak, 'a timers leak was reported');
+  assert.deepStrictEqual(declaredFields('ResourceLeakInfo').sort(), Object.keys(leak).sort());
+  assert.deepStrictEqual(declaredFields('WatchResourcesOptions').sort(), ['external', 'fds', 'handles', 'intervalMs', 'timers', 'warmupMs', 'windowMs']);
+});

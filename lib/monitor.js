@@ -6,6 +6,7 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./native.js');
+const leakState = require('./leakstate.js');
 
 const STATS_FIELDS = native.statsFieldNames();
 const EVENT_STATS = 0;
@@ -22,6 +23,8 @@ const leakConsumers = new Set();
 // monitoring. A few numbers per GC.
 const HISTORY_SIZE = 2000;
 const history = [];
+// Full GCs delivered (not HeapDiff's own), for the metrics' counter: never goes back.
+let fullGcs = 0;
 
 // Allocation sampling (`allocationSamplingBytes`): V8's sampling heap profiler runs while the
 // option is on and someone watches for leaks; its live tree is captured at most once per
@@ -62,6 +65,7 @@ function deliver(kind, values, reason) {
     capture(Date.now());
     const stats = {};
     for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
+    fullGcs++;
     if (history.length === HISTORY_SIZE) history.shift();
     history.push({
       time: Date.now(),
@@ -79,6 +83,7 @@ function deliver(kind, values, reason) {
         leak.sites = [];
       }
     }
+    leakState.record(leak);
     if (memwatch.listenerCount('leak') > 0) memwatch.emit('leak', leak);
     for (const consumer of leakConsumers) consumer(leak);
   }
@@ -99,13 +104,23 @@ function leakFromNative(values, reason) {
   };
 }
 
+// Modules that need the GC hook without listening (watchResources, for its GC count).
+const hookHolders = new Set();
+
+/** Keeps the GC hook installed while `holder` is registered (`on`), without a listener. */
+function holdHook(holder, on) {
+  if (on) hookHolders.add(holder);
+  else hookHolders.delete(holder);
+  updateMonitoring();
+}
+
 function leakWatchWanted() {
   return memwatch.listenerCount('leak') > 0 || leakConsumers.size > 0;
 }
 
 // The GC hook exists only while someone listens: an idle memwatch costs nothing.
 function updateMonitoring() {
-  const wanted = memwatch.listenerCount('stats') > 0 || leakWatchWanted();
+  const wanted = memwatch.listenerCount('stats') > 0 || leakWatchWanted() || hookHolders.size > 0;
   if (wanted) {
     if (!native.isMonitoring()) native.startMonitor(deliver);
     native.setLeakWatch(leakWatchWanted());
@@ -135,6 +150,11 @@ function setLeakConsumer(consumer, on) {
 /** Post-GC heap samples `{ time, current_base, estimated_base, used_heap_size }` (oldest first). */
 function statsHistory() {
   return history.slice();
+}
+
+/** Full GCs seen while the hook was installed (monotonic). */
+function fullGcCount() {
+  return fullGcs;
 }
 
 /** Forces a full, synchronous garbage collection; no --expose-gc needed. */
@@ -221,4 +241,4 @@ function setOptions(options) {
   return getOptions();
 }
 
-module.exports = { memwatch, gc, statsHistory, getOptions, setOptions, setLeakConsumer, describeValue: describe };
+module.exports = { memwatch, gc, statsHistory, fullGcCount, holdHook, getOptions, setOptions, setLeakConsumer, describeValue: describe };

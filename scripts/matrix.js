@@ -45,6 +45,8 @@ const FEATURES = [
   ['snapshots, diff, leaks', ['snapshots.test.js']],
   ['HTML reports', ['html.test.js']],
   ['ESM, types, packing', ['packaging.test.js']],
+  ['resources (fds, handles, timers, external)', ['resources.test.js']],
+  ['metrics (Prometheus, OpenTelemetry)', ['prometheus.test.js', 'opentelemetry.test.js']],
 ];
 
 /** Runs some suites under `bin`; resolves with counts parsed from the TAP output. */

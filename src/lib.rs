@@ -5,6 +5,7 @@ mod analyze;
 mod heapdiff;
 mod monitor;
 mod sampling;
+mod series;
 mod snapshots;
 mod v8;
 
@@ -157,6 +158,25 @@ pub fn set_options(env: Env, options: MonitorOptions) -> Result<()> {
     Ok(())
 }
 
+/// Share of wall time spent in GC over the last minute (0 to 1), as the GC hook saw it (0 while
+/// it is not installed).
+#[napi]
+pub fn gc_time_ratio(env: Env) -> Result<f64> {
+    Ok(Monitor::of(&env)?.gc_time_ratio())
+}
+
+/// GCs of every kind the hook has seen (it counts only while installed).
+#[napi]
+pub fn gc_count(env: Env) -> Result<f64> {
+    Ok(Monitor::of(&env)?.gc_count() as f64)
+}
+
+/// Whether a reported heap leak is still growing (the trend detector's episode).
+#[napi]
+pub fn leak_in_episode(env: Env) -> Result<bool> {
+    Ok(Monitor::of(&env)?.leak_in_episode())
+}
+
 /// A full, synchronous GC; works without `--expose-gc`.
 #[napi]
 pub fn gc() -> Result<()> {
@@ -166,6 +186,12 @@ pub fn gc() -> Result<()> {
 
 /// memwatch's size text (`1024 bytes`, `1.5 kb`, `1.78 mb`): the core's one formatter, for the
 /// JS side's messages (leak tests), so sizes read the same everywhere.
+/// A duration as the 'leak' reasons say it: `41s`, `2m 3s`, `3h 12m`, `never`.
+#[napi]
+pub fn format_duration(seconds: f64) -> String {
+    memwatch_core::format::nice_duration_short(seconds)
+}
+
 #[napi]
 pub fn format_size(bytes: f64) -> String {
     memwatch_core::format::nice_size(bytes)

@@ -112,6 +112,18 @@ impl Monitor {
         engine.set_sampling_active(sampling);
     }
 
+    pub fn gc_time_ratio(&self) -> f64 {
+        self.engine.try_borrow().map(|e| e.gc_time_ratio(now_us())).unwrap_or(0.0)
+    }
+
+    pub fn gc_count(&self) -> u64 {
+        self.engine.try_borrow().map(|e| e.gc_count()).unwrap_or(0)
+    }
+
+    pub fn leak_in_episode(&self) -> bool {
+        self.engine.try_borrow().map(|e| e.leak_in_episode()).unwrap_or(false)
+    }
+
     /// Heap-base sampling runs only while JS listens for 'leak'.
     pub fn set_leak_watch(&self, active: bool) {
         self.engine.borrow_mut().set_sampling_active(active);

@@ -116,6 +116,49 @@ pub struct EngineConfig {
     pub back_to_back_bytes: u64,
 }
 
+/// GC time over the last minute, in one-second slots: the share of wall time spent in GC.
+/// Fixed size; fed from every GC epilogue (minor and full).
+#[derive(Clone, Debug)]
+pub struct GcTimeWindow {
+    /// (second since the epoch, GC ns in that second), indexed by second % SLOTS.
+    slots: [(u64, u64); GC_WINDOW_SLOTS],
+    /// When the first GC was seen, µs: before a whole minute has passed the share is over the
+    /// time since then (at least a second).
+    first_us: Option<u64>,
+}
+
+const GC_WINDOW_SLOTS: usize = 60;
+
+impl Default for GcTimeWindow {
+    fn default() -> Self {
+        GcTimeWindow { slots: [(0, 0); GC_WINDOW_SLOTS], first_us: None }
+    }
+}
+
+impl GcTimeWindow {
+    pub fn add(&mut self, end_us: u64, duration_ns: u64) {
+        self.first_us.get_or_insert(end_us.saturating_sub(duration_ns / 1000));
+        let second = end_us / 1_000_000;
+        let slot = &mut self.slots[(second % GC_WINDOW_SLOTS as u64) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 = slot.1.saturating_add(duration_ns);
+    }
+
+    /// Share of wall time in GC (0 to 1) over the minute before `now_us`.
+    pub fn ratio(&self, now_us: u64) -> f64 {
+        let Some(first_us) = self.first_us else {
+            return 0.0;
+        };
+        let now_s = now_us / 1_000_000;
+        let oldest = now_s.saturating_sub(GC_WINDOW_SLOTS as u64 - 1);
+        let ns: u64 = self.slots.iter().filter(|(s, _)| *s >= oldest && *s <= now_s).map(|s| s.1).sum();
+        let span_us = now_us.saturating_sub(first_us.max(oldest * 1_000_000)).max(1_000_000);
+        (ns as f64 / 1000.0 / span_us as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// Both lineages' 'stats' fields for one full GC.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StatsRecord {
@@ -125,13 +168,15 @@ pub struct StatsRecord {
     pub times_ns: [u64; 5],
     pub heap: HeapStats,
     pub gc_time_ns: u64,
+    /// Share of wall time spent in GC over the last minute (0 to 1).
+    pub gc_time_ratio: f64,
 }
 
 impl StatsRecord {
     /// Every field under its JS name, in emission order: the original 8, then airbnb's 19,
     /// then the kinds airbnb did not know (minor mark-sweep). One list, so the glue and the
     /// docs cannot disagree on names.
-    pub fn fields(&self) -> [(&'static str, f64); 28] {
+    pub fn fields(&self) -> [(&'static str, f64); 29] {
         let b = &self.base;
         let h = &self.heap;
         let c = |k: GcKind| self.counts[k.index()] as f64;
@@ -165,6 +210,7 @@ impl StatsRecord {
             ("gc_time", self.gc_time_ns as f64),
             ("gcMinorMarkSweepCount", c(GcKind::MinorMarkSweep)),
             ("gcMinorMarkSweepTime", t(GcKind::MinorMarkSweep)),
+            ("gc_time_ratio", self.gc_time_ratio),
         ]
     }
 }
@@ -244,6 +290,7 @@ pub struct GcEngine {
     /// Used heap after the first GC seen: the sampling reference until a full GC gives a base.
     first_used: Option<u64>,
     last_sample_request_us: Option<u64>,
+    gc_window: GcTimeWindow,
 }
 
 impl Default for GcEngine {
@@ -267,7 +314,25 @@ impl GcEngine {
             last_full_used: None,
             first_used: None,
             last_sample_request_us: None,
+            gc_window: GcTimeWindow::default(),
         }
+    }
+
+    /// GCs of every kind seen (HeapDiff's own included): a reading taken after this changes
+    /// comes after a GC.
+    pub fn gc_count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Share of wall time spent in GC over the minute before `now_us` (0 to 1).
+    pub fn gc_time_ratio(&self, now_us: u64) -> f64 {
+        self.gc_window.ratio(now_us)
+    }
+
+    /// Whether the leak detector is inside a reported episode that still grows (the trend
+    /// detector; memwatch's rule has no episodes, so false).
+    pub fn leak_in_episode(&self) -> bool {
+        matches!(&self.detector, Detector::Trend(d) if d.in_episode())
     }
 
     pub fn sampling_active(&self) -> bool {
@@ -313,6 +378,7 @@ impl GcEngine {
         if self.first_used.is_none() {
             self.first_used = event.heap.map(|h| h.used_heap_size);
         }
+        self.gc_window.add(event.timestamp_us, event.duration_ns);
         for kind in GcKind::ALL {
             if event.kinds & kind.bit() != 0 {
                 self.counts[kind.index()] += 1;
@@ -351,6 +417,7 @@ impl GcEngine {
             times_ns: self.times_ns,
             heap,
             gc_time_ns: event.duration_ns,
+            gc_time_ratio: self.gc_window.ratio(event.timestamp_us),
         };
         Emission { stats: Some(stats), leak, request_sample: false }
     }
@@ -361,6 +428,30 @@ mod tests {
     use super::*;
 
     const MB: u64 = 1 << 20;
+
+    #[test]
+    fn gc_time_ratio_over_the_last_minute() {
+        let mut w = GcTimeWindow::default();
+        assert_eq!(w.ratio(5_000_000), 0.0, "no GC seen yet");
+        // 10 ms of GC per second for two minutes: 1% of wall time.
+        for s in 0..120u64 {
+            w.add(1_000_000_000 + s * 1_000_000 + 500_000, 10_000_000);
+        }
+        let r = w.ratio(1_000_000_000 + 120 * 1_000_000);
+        assert!((r - 0.01).abs() < 0.001, "{r}");
+        // A 600-ms pause, then a quiet minute: it counts while inside the minute, then not.
+        w.add(1_000_000_000 + 130 * 1_000_000, 600_000_000);
+        let r = w.ratio(1_000_000_000 + 131 * 1_000_000);
+        assert!(r > 0.015 && r < 0.03, "{r}");
+        assert_eq!(w.ratio(1_000_000_000 + 200 * 1_000_000), 0.0);
+        // Early on, the share is over the time since the first GC, not a whole minute.
+        let mut w = GcTimeWindow::default();
+        w.add(10_000_000, 200_000_000);
+        let r = w.ratio(12_000_000);
+        assert!(r > 0.09 && r < 0.11, "{r}");
+        // A clock that steps back never divides by zero or exceeds 1.
+        assert!(w.ratio(0) <= 1.0);
+    }
 
     /// A GC that left `used` bytes in use; `before` is the used heap at its prologue.
     fn gc(kinds: u32, used: u64, t_ms: u64, before: Option<u64>) -> GcEvent {

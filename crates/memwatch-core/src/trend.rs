@@ -73,11 +73,22 @@ pub struct TrendConfig {
     /// caches, pools and TTL'd data fill to their steady level, and from the series alone that
     /// is a leak. The forced-GC path is exempt: a harness's samples are exact.
     pub warmup_ms: u64,
+    /// A window's rise must also be at least this much, in the series' own unit (0: no floor).
+    /// For small counts (file descriptors, timers) a percentage alone is too little: 4 fds
+    /// becoming 5 is 25%.
+    pub min_growth_abs: f64,
 }
 
 impl Default for TrendConfig {
     fn default() -> Self {
-        TrendConfig { min_window_ms: 20_000, scales: 9, min_growth_percent: 3.0, reminder_ms: 30 * 60_000, warmup_ms: 180_000 }
+        TrendConfig {
+            min_window_ms: 20_000,
+            scales: 9,
+            min_growth_percent: 3.0,
+            reminder_ms: 30 * 60_000,
+            warmup_ms: 180_000,
+            min_growth_abs: 0.0,
+        }
     }
 }
 
@@ -237,7 +248,8 @@ fn theil_sen(xs: &[f64], ys: &[f64]) -> (f64, f64) {
 
 /// The four tests of the module doc over points `(t_ms, floor, gcs)`; `before` are the floors of
 /// the lookback. `Some` when the window shows a steady, large, new rise.
-fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], min_growth_percent: f64, quiet: bool) -> Option<Trend> {
+fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], config: &TrendConfig, quiet: bool) -> Option<Trend> {
+    let min_growth_percent = config.min_growth_percent;
     let n = points.len();
     if n < MIN_FILLED_BUCKETS.min(QUIET_SAMPLES) {
         return None;
@@ -271,7 +283,9 @@ fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], min_growth_percent: f
         return None;
     }
     // 3. large, against the heap and against the noise of this very series.
-    if start_value <= 0.0 || rise < min_growth_percent / 100.0 * start_value {
+    // (A count may start at zero: then the absolute floor alone sizes the rise.)
+    let no_scale = start_value <= 0.0 && config.min_growth_abs <= 0.0;
+    if no_scale || rise < min_growth_percent / 100.0 * start_value.max(0.0) || rise < config.min_growth_abs {
         return None;
     }
     let mut residuals: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| (y - (intercept + slope * x)).abs()).collect();
@@ -409,7 +423,7 @@ impl TrendDetector {
         // A level the heap held for a whole bucket before (the top of a batch cycle, a level
         // before a dip) is not new.
         let before: Vec<f64> = scale.lookback().collect();
-        steady_rise(&points, &before, self.config.min_growth_percent, false)
+        steady_rise(&points, &before, &self.config, false)
     }
 
     /// The forced-GC path: the last QUIET_SAMPLES forced samples, with the ones before as
@@ -434,7 +448,7 @@ impl TrendDetector {
         let points: Vec<(f64, f64, u32)> =
             window.iter().enumerate().map(|(i, &(_, v))| (first_ms + i as f64 * step_ms, v as f64, 1)).collect();
         let before: Vec<f64> = before.iter().map(|&(_, v)| v as f64).collect();
-        steady_rise(&points, &before, self.config.min_growth_percent, true)
+        steady_rise(&points, &before, &self.config, true)
     }
 
     fn decide(&mut self, found: Option<(Trend, f64)>, now_ms: f64) -> Option<TrendReport> {
@@ -720,5 +734,35 @@ mod tests {
         assert_eq!(limit_size(512 << 20), "512 mb");
         assert_eq!(time_to_limit(10.0, 0.0, 5), None);
         assert_eq!(time_to_limit(10.0, 1.0, 20), Some(10.0));
+    }
+
+    #[test]
+    fn counts_need_the_absolute_floor_and_may_start_at_zero() {
+        // Open timers: 0, then one more every 2 s.
+        let config = TrendConfig { min_window_ms: 4_000, warmup_ms: 0, min_growth_abs: 10.0, ..TrendConfig::default() };
+        let mut d = TrendDetector::new(config);
+        let mut fired = None;
+        for i in 0..400u64 {
+            let t = 1_000_000.0 + i as f64 * 100.0;
+            if let Some(r) = d.observe(i / 20, t) {
+                fired.get_or_insert((i, r));
+            }
+        }
+        let (i, r) = fired.expect("a steady climb from zero is reported");
+        // 0.5 a second needs a window of 20 s or more to rise by 10: the 32-s scale decides.
+        assert!((320..=360).contains(&i), "reported after {i} samples");
+        assert!(r.rate > 0.3 && r.rate < 0.7, "rate {}", r.rate);
+        // The same climb, but only 4 over the window: below the absolute floor, though 100%.
+        let mut d = TrendDetector::new(config);
+        for i in 0..400u64 {
+            assert_eq!(d.observe(4 + i / 100, 1_000_000.0 + i as f64 * 100.0), None, "at {i}");
+        }
+        // A count that jumps around a fixed level (files opened and closed) is not.
+        let mut d = TrendDetector::new(config);
+        let mut noise = Noise(7);
+        for i in 0..2000u64 {
+            let v = 20 + (noise.next().abs() * 30.0) as u64;
+            assert_eq!(d.observe(v, 1_000_000.0 + i as f64 * 100.0), None, "at {i}");
+        }
     }
 }

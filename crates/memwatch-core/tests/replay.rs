@@ -25,6 +25,7 @@ const TREND: Which = Which::Trend(TrendConfig {
     min_growth_percent: 3.0,
     reminder_ms: 30 * 60_000,
     warmup_ms: 180_000,
+    min_growth_abs: 0.0,
 });
 
 #[test]
