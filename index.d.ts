@@ -151,8 +151,8 @@ declare namespace memwatch {
     readonly kinds: ResourceKind[];
     readonly intervalMs: number;
     readonly running: boolean;
-    /** The latest readings: counts, and bytes for external (plus arrayBuffers). */
-    read(): Partial<Record<ResourceKind | 'arrayBuffers', number | null>>;
+    /** The latest readings: counts, bytes for external (plus arrayBuffers), and handles and timers by type. */
+    read(): Partial<Record<ResourceKind | 'arrayBuffers', number | null>> & { types?: Record<string, number> };
     stop(): void;
   }
 
@@ -462,6 +462,8 @@ declare namespace memwatch {
     edges: number;
     /** Sum of all self sizes: what the root retains. */
     totalSize: number;
+    /** The scripts' common root that every `location.script` is relative to (`''` if none): `scriptRoot + script` is the full path or URL. */
+    scriptRoot: string;
     /** Objects retaining more than 10% of the heap, largest first. */
     suspects: {
       object: AnalyzedObject;
@@ -515,7 +517,7 @@ declare namespace memwatch {
      */
     prometheus(registry?: unknown): PrometheusHandle;
     /**
-     * Creates memwatch's observable instruments (memwatch.*, and v8js.* per heap space unless
+     * Creates memwatch's observable instruments (memwatch.*, and v8js.* per heap space and resource type unless
      * `v8js: false`) on an OpenTelemetry Meter (the global provider's when omitted; needs the
      * optional peer dependency @opentelemetry/api).
      */

@@ -33,10 +33,12 @@ test('openTelemetry(meter): the SDK collects the instruments with units, and the
   const reader = new TestReader();
   const provider = new MeterProvider({ readers: [reader] });
   const handle = memwatch.openTelemetry(provider.getMeter('memwatch-test'));
-  const watch = memwatch.watchResources({ fds: true, external: true, intervalMs: 20 });
+  const watch = memwatch.watchResources({ fds: true, timers: true, external: true, intervalMs: 20 });
+  const beat = setInterval(() => {}, 60000);
   t.after(() => {
     handle.stop();
     watch.stop();
+    clearInterval(beat);
     delete globalThis.__otelLeak;
     return provider.shutdown();
   });
@@ -55,9 +57,10 @@ test('openTelemetry(meter): the SDK collects the instruments with units, and the
     'memwatch.resource.count': '{resource}',
     'memwatch.external.memory': 'By',
     'v8js.memory.heap.used': 'By',
-    'v8js.memory.heap.limit': 'By',
-    'v8js.heap.space.available_size': 'By',
-    'v8js.heap.space.physical_size': 'By',
+    'v8js.memory.heap.space.size': 'By',
+    'v8js.memory.heap.space.available_size': 'By',
+    'v8js.memory.heap.space.physical_size': 'By',
+    'v8js.resource.active': '{resource}',
   };
   for (const [name, unit] of Object.entries(units)) {
     assert.ok(m[name], `${name} collected`);
@@ -67,6 +70,7 @@ test('openTelemetry(meter): the SDK collects the instruments with units, and the
   assert.ok(point(m['memwatch.heap.size_limit']).value >= point(m['memwatch.heap.base']).value);
   assert.ok(point(m['v8js.memory.heap.used'], { 'v8js.heap.space.name': 'old_space' }).value > 0, 'per heap space, named as the conventions name them');
   assert.ok(point(m['memwatch.resource.count'], { 'memwatch.resource.kind': 'fds' }).value >= 3);
+  assert.ok(point(m['v8js.resource.active'], { 'v8js.resource.type': 'Timeout' }).value >= 1, 'active timers by type, as the conventions name them');
   assert.ok(point(m['memwatch.external.memory'], { 'memwatch.memory.type': 'total' }).value > 0);
   assert.strictEqual(point(m['memwatch.leak.suspected'], { 'memwatch.leak.kind': 'heap' }).value, 0);
   const gcsBefore = point(m['memwatch.gc.full']).value;

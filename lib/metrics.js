@@ -262,10 +262,11 @@ function openTelemetry(meter, options = {}) {
   };
   if (withV8js) {
     // OpenTelemetry's V8 runtime conventions, per heap space.
-    i.v8Used = meter.createObservableUpDownCounter('v8js.memory.heap.used', { unit: 'By', description: 'Heap memory used, by heap space.' });
-    i.v8Limit = meter.createObservableUpDownCounter('v8js.memory.heap.limit', { unit: 'By', description: 'Heap memory size pre-allocated, by heap space.' });
-    i.v8Available = meter.createObservableUpDownCounter('v8js.heap.space.available_size', { unit: 'By', description: 'Heap space available size.' });
-    i.v8Physical = meter.createObservableUpDownCounter('v8js.heap.space.physical_size', { unit: 'By', description: 'Committed size of a heap space.' });
+    i.v8Used = meter.createObservableUpDownCounter('v8js.memory.heap.used', { unit: 'By', description: 'Heap memory size allocated, by heap space.' });
+    i.v8Size = meter.createObservableUpDownCounter('v8js.memory.heap.space.size', { unit: 'By', description: 'Total heap memory size pre-allocated for a heap space.' });
+    i.v8Available = meter.createObservableUpDownCounter('v8js.memory.heap.space.available_size', { unit: 'By', description: 'Heap space available size.' });
+    i.v8Physical = meter.createObservableUpDownCounter('v8js.memory.heap.space.physical_size', { unit: 'By', description: 'Committed size of a heap space.' });
+    i.v8Resources = meter.createObservableUpDownCounter('v8js.resource.active', { unit: '{resource}', description: 'Active handles, requests and timers, by type (when watchResources watches handles or timers).' });
   }
   const callback = (result) => {
     const s = readState();
@@ -286,10 +287,11 @@ function openTelemetry(meter, options = {}) {
     if (typeof s.resources.external === 'number') result.observe(i.external, s.resources.external, { 'memwatch.memory.type': 'total' });
     if (typeof s.resources.arrayBuffers === 'number') result.observe(i.external, s.resources.arrayBuffers, { 'memwatch.memory.type': 'array_buffers' });
     if (withV8js) {
+      for (const [type, n] of Object.entries(s.resources.types || {})) result.observe(i.v8Resources, n, { 'v8js.resource.type': type });
       for (const space of v8.getHeapSpaceStatistics()) {
         const attrs = { 'v8js.heap.space.name': space.space_name };
         result.observe(i.v8Used, space.space_used_size, attrs);
-        result.observe(i.v8Limit, space.space_size, attrs);
+        result.observe(i.v8Size, space.space_size, attrs);
         result.observe(i.v8Available, space.space_available_size, attrs);
         result.observe(i.v8Physical, space.physical_space_size, attrs);
       }

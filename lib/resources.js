@@ -231,11 +231,15 @@ class ResourceWatch {
     memwatch.emit('leak', leak);
   }
 
-  /** The latest reading of each watched kind: `{ fds: 42, handles: 7, external: bytes, arrayBuffers: bytes }`. */
+  /** The latest reading of each watched kind: `{ fds: 42, handles: 7, external: bytes, arrayBuffers: bytes, types: { TCPSocketWrap: 5 } }`. */
   read() {
     const out = {};
     for (const kind of this.kinds) out[kind] = this.last[kind] ? this.last[kind].value : null;
     if (this.last.external) out.arrayBuffers = this.last.external.arrayBuffers;
+    // By type, handles and timers together (process.getActiveResourcesInfo()'s names).
+    if (this.last.handles || this.last.timers) {
+      out.types = { ...(this.last.handles && this.last.handles.byType), ...(this.last.timers && this.last.timers.byType) };
+    }
     return out;
   }
 

@@ -41,7 +41,7 @@ const FEATURES = [
   ['HeapDiff', ['heapdiff.test.js']],
   ['leak tests (jest, vitest)', ['leaktest.test.js', 'leaktest-runners.test.js']],
   ['worker threads', ['workers.test.js']],
-  ['analyze', ['analyze.test.js', 'crosscheck.test.js']],
+  ['analyze', ['analyze.test.js', 'crosscheck.test.js', 'locations.test.js']],
   ['snapshots, diff, leaks', ['snapshots.test.js']],
   ['HTML reports', ['html.test.js']],
   ['ESM, types, packing', ['packaging.test.js']],

@@ -162,7 +162,9 @@ impl HeapGraph {
                 .named_edge(l.node, "shared")
                 .and_then(|sfi| self.named_edge(sfi, "script").or_else(|| self.named_edge(sfi, "script_or_debug_info")));
             if let Some(script) = script {
+                // Newer V8 (Chromium 15x) names the Script node `system / Script / <url>`.
                 let name = self.string(self.node_name[script as usize]);
+                let name = name.strip_prefix("system / Script / ").unwrap_or(name);
                 if !name.is_empty() {
                     out.insert(l.script_id, name.to_string());
                 }
@@ -249,6 +251,11 @@ impl HeapGraph {
             frames.push(Frame { function: if name.is_empty() { "(anonymous)".to_string() } else { name.to_string() }, location });
         }
         frames
+    }
+
+    /// The scripts' common root (`/srv/app/`, `https://example.com/static/`; empty if none).
+    pub fn script_root(&self) -> &str {
+        &self.script_root
     }
 
     /// A script's name as shown: relative to the scripts' common root.

@@ -72,6 +72,9 @@ pub struct Report {
     pub classes: Vec<ClassRow>,
     pub largest: Vec<ObjectRow>,
     pub suspects: Vec<Suspect>,
+    /// The scripts' common root, which every location's `script` is shown relative to (empty
+    /// when they share none): `script_root + script` is the full path or URL.
+    pub script_root: String,
 }
 
 const SUSPECT_SHARE: f64 = 0.10;
@@ -142,7 +145,16 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     let mut classes = class_summary_with(g, &d, &children, &class_table);
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
-    Report { composition, nodes: g.node_count() as u64, edges: g.edge_count() as u64, total_size: total, classes, largest, suspects }
+    Report {
+        composition,
+        nodes: g.node_count() as u64,
+        edges: g.edge_count() as u64,
+        total_size: total,
+        classes,
+        largest,
+        suspects,
+        script_root: g.script_root().to_string(),
+    }
 }
 
 /// The dominator-tree children of `v`, grouped by [`HeapGraph::describe`]: `(what, count,
@@ -345,10 +357,11 @@ impl Report {
             })
             .collect();
         format!(
-            "{{\"nodes\":{},\"edges\":{},\"totalSize\":{},\"suspects\":[{}],\"classes\":[{}],\"largest\":[{}],\"composition\":[{}]}}",
+            "{{\"nodes\":{},\"edges\":{},\"totalSize\":{},\"scriptRoot\":{},\"suspects\":[{}],\"classes\":[{}],\"largest\":[{}],\"composition\":[{}]}}",
             self.nodes,
             self.edges,
             self.total_size,
+            json_string(&self.script_root),
             suspects.join(","),
             classes.join(","),
             self.largest.iter().map(obj).collect::<Vec<_>>().join(","),
