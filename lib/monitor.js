@@ -73,6 +73,7 @@ function deliver(kind, values, reason) {
       estimated_base: stats.estimated_base,
       used_heap_size: stats.used_heap_size,
     });
+    for (const holder of hookHolders) if (typeof holder.onFullGc === 'function') holder.onFullGc(stats);
     if (memwatch.listenerCount('stats') > 0) memwatch.emit('stats', stats);
   } else if (kind === EVENT_LEAK) {
     const leak = leakFromNative(values, reason);
@@ -104,7 +105,8 @@ function leakFromNative(values, reason) {
   };
 }
 
-// Modules that need the GC hook without listening (watchResources, for its GC count).
+// Modules that need the GC hook without listening (watchResources): each may have an
+// `onFullGc(stats)` method, called after every full GC.
 const hookHolders = new Set();
 
 /** Keeps the GC hook installed while `holder` is registered (`on`), without a listener. */

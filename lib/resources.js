@@ -29,6 +29,12 @@ const LIMITS = {
 };
 
 let current = null; // the active watch
+// External memory: the reading after a full GC waits this long for V8's concurrent freeing of
+// dead ArrayBuffers; a GC is asked for once external memory is this much above that reading
+// (a share of it, plus bytes).
+const EXTERNAL_SETTLE_MS = 50;
+const EXTERNAL_SAMPLE_GROWTH = 0.25;
+const EXTERNAL_SAMPLE_MIN_BYTES = 1 << 20;
 
 /** The open file descriptors of this process, or null where the platform cannot tell. */
 function countFds() {
@@ -172,10 +178,14 @@ class ResourceWatch {
       leakState.setActive(kind, () => this.timer !== null && detector.inEpisode);
     }
     this.fdLimit = kinds.includes('fds') ? fdLimit() : null;
-    // External memory of dead objects (a Buffer nobody holds) is freed only by a GC, so between
-    // GCs it climbs even in a steady program: only a reading taken after a GC (of any kind) is
-    // news to the detector. The GC hook counts them.
-    this.lastGcs = null;
+    // External memory of dead objects (a Buffer nobody holds) is freed only when a full GC finds
+    // them dead, so between full GCs it climbs in any program that makes Buffers. The detector
+    // is fed the reading taken just after the latest full GC (EXTERNAL_SETTLE_MS later: V8
+    // frees ArrayBuffer memory concurrently after the pause), and when external memory has
+    // grown well past that reading, an incremental GC is asked for, as the heap's leak sampling
+    // does and spaced the same way (by heap size), so the reading stays fresh.
+    this.postGc = null; // { value, t } after the latest full GC
+    this.lastGcRequest = 0;
     if (kinds.includes('external')) monitor.holdHook(this, true);
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -196,14 +206,36 @@ class ResourceWatch {
         // Keep the readings of the last 24 h, thinned to about 64.
         while (h.length > 64) h.splice(1, 1);
       }
+      let value = r.value;
       if (kind === 'external') {
-        const gcs = native.gcCount();
-        if (gcs === this.lastGcs) continue;
-        this.lastGcs = gcs;
+        this.maybeRequestGc(r.value, now);
+        if (!this.postGc) continue;
+        value = this.postGc.value;
       }
-      const report = this.detectors[kind].observe(r.value, now);
+      const report = this.detectors[kind].observe(value, now);
       if (report) this.emit(kind, report);
     }
+  }
+
+  /** After a full GC: read external memory once V8 has freed what the GC found dead. */
+  onFullGc() {
+    if (this.timer === null) return;
+    const t = setTimeout(() => {
+      if (this.timer !== null) this.postGc = { value: process.memoryUsage().external, t: Date.now() };
+    }, EXTERNAL_SETTLE_MS);
+    t.unref();
+  }
+
+  /** Asks for a GC when external memory grew well past its last post-GC reading. */
+  maybeRequestGc(external, now) {
+    const base = this.postGc ? this.postGc.value : null;
+    if (base !== null && external < base * (1 + EXTERNAL_SAMPLE_GROWTH) + EXTERNAL_SAMPLE_MIN_BYTES) return;
+    const options = native.getOptions();
+    if (options.sampleGrowthPercent === 0) return;
+    const spacing = native.sampleSpacingMs(options.sampleIntervalMs, process.memoryUsage().heapUsed);
+    if (now - this.lastGcRequest < spacing) return;
+    this.lastGcRequest = now;
+    native.requestIncrementalGc();
   }
 
   emit(kind, r) {

@@ -177,6 +177,20 @@ pub fn leak_in_episode(env: Env) -> Result<bool> {
     Ok(Monitor::of(&env)?.leak_in_episode())
 }
 
+/// Asks V8 for an incremental full GC (its moderate memory-pressure path: low pause), as the
+/// heap's leak sampling does; used by watchResources to read external memory after a GC.
+#[napi]
+pub fn request_incremental_gc() -> Result<()> {
+    current_isolate()?.request_incremental_gc();
+    Ok(())
+}
+
+/// The least time between two sampling GCs on a heap of `used` bytes, ms (see the core).
+#[napi]
+pub fn sample_spacing_ms(min_interval_ms: f64, used: f64) -> f64 {
+    memwatch_core::gc::sample_spacing_ms(min_interval_ms.max(0.0) as u64, used.max(0.0) as u64) as f64
+}
+
 /// A full, synchronous GC; works without `--expose-gc`.
 #[napi]
 pub fn gc() -> Result<()> {
@@ -184,14 +198,14 @@ pub fn gc() -> Result<()> {
     Ok(())
 }
 
-/// memwatch's size text (`1024 bytes`, `1.5 kb`, `1.78 mb`): the core's one formatter, for the
-/// JS side's messages (leak tests), so sizes read the same everywhere.
 /// A duration as the 'leak' reasons say it: `41s`, `2m 3s`, `3h 12m`, `never`.
 #[napi]
 pub fn format_duration(seconds: f64) -> String {
     memwatch_core::format::nice_duration_short(seconds)
 }
 
+/// memwatch's size text (`1024 bytes`, `1.5 kb`, `1.78 mb`): the core's one formatter, for the
+/// JS side's messages (leak tests), so sizes read the same everywhere.
 #[napi]
 pub fn format_size(bytes: f64) -> String {
     memwatch_core::format::nice_size(bytes)

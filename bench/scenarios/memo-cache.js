@@ -13,6 +13,8 @@ function render(key) {
 
 module.exports = {
   kind: 'leak',
+  // The functions whose allocations are the leak (bench/scenarios/sites.js checks 'leak'.sites).
+  leakFunctions: ['render'],
   description: 'a memo cache that is never evicted',
   handle(ctx) {
     return render(`${ctx.url}?u=${ctx.body.user}`);

@@ -15,6 +15,8 @@ function loadPlugin() {
 
 module.exports = {
   kind: 'leak',
+  // The functions whose allocations are the leak (bench/scenarios/sites.js checks 'leak'.sites).
+  leakFunctions: ['loadPlugin'],
   description: 'a plugin reloaded every 500 requests, old handlers never unregistered',
   handle(ctx) {
     if (ctx.id % 500 === 1) loadPlugin();

@@ -12,6 +12,8 @@ const logs = [];
 
 module.exports = {
   kind: 'leak',
+  // The functions whose allocations are the leak (bench/scenarios/sites.js checks 'leak'.sites).
+  leakFunctions: ['handle', 'RequestLog'],
   description: 'per-request records pushed into a global array',
   handle(ctx) {
     logs.push(new RequestLog(ctx));

@@ -39,7 +39,10 @@ memwatch.on('stats', (s) => {
   if (started) series.push(`${Math.round(s.gc_ts / 1000 - started)} ${s.current_base}`);
 });
 memwatch.on('leak', (info) => {
-  leaks.push({ at_s: (Date.now() - started) / 1000, full_gcs: fullGcs, growth: info.growth, reason: info.reason, window_s: (info.end - info.start) / 1000 });
+  const entry = { at_s: (Date.now() - started) / 1000, full_gcs: fullGcs, growth: info.growth, reason: info.reason, window_s: (info.end - info.start) / 1000 };
+  // With allocationSamplingBytes: the top sites, as { function, script (basename), line, bytes }.
+  if (info.sites) entry.sites = info.sites.slice(0, 3).map((x) => ({ function: x.function, script: path.basename(x.script), line: x.line, bytes: x.bytes }));
+  leaks.push(entry);
   if (stopAtLeak) finish();
 });
 

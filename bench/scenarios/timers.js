@@ -3,6 +3,8 @@
 // render's state alive.
 module.exports = {
   kind: 'leak',
+  // The functions whose allocations are the leak (bench/scenarios/sites.js checks 'leak'.sites).
+  leakFunctions: ['handle'],
   description: 'a timer started per render and never cleared',
   handle(ctx) {
     const state = { id: ctx.id, user: ctx.body.user };
