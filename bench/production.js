@@ -14,6 +14,7 @@
 // or throughput and of CPU time (gc: the process's, all threads; http: the server's per request).
 //
 //   node bench/production.js [--rounds 7] [--workload gc,http] [--seconds 5] [--iterations 20000000]
+//        [--modes leak,on]      (also: sampling = a 'leak' listener with allocationSamplingBytes 524288)
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { median, runJson, arg, fmt } = require('./lib/stats');
@@ -23,7 +24,9 @@ const ROOT = require('node:path').resolve(__dirname, '..');
 /** Turns everything on, as a production service would. Returns a scrape function. */
 function instrument(mode) {
   const memwatch = require(ROOT);
-  if (mode === 'leak') {
+  if (mode === 'leak' || mode === 'sampling') {
+    // 'sampling': issue 13's allocation sampling at its recommended interval, on top of 'leak'.
+    if (mode === 'sampling') memwatch.setOptions({ allocationSamplingBytes: 524288 });
     memwatch.on('leak', () => {});
     return null;
   }
@@ -165,15 +168,20 @@ async function main() {
   const workloads = String(arg('workload', 'gc,http')).split(',');
   const seconds = Number(arg('seconds', 5));
   const iterations = String(arg('iterations', 2e7));
-  console.log(`production features (prometheus + openTelemetry + watchResources, all on) vs off, node ${process.version}, ${rounds} alternating rounds`);
+  console.log(`memwatch's production costs, node ${process.version}, ${rounds} rotating rounds: off = no memwatch, leak = a 'leak' listener, on = leak detector + prometheus + openTelemetry + watchResources (all kinds), sampling = leak + allocationSamplingBytes 524288`);
   // 'off' runs twice a round: 'off again' against 'off' is the noise floor of this machine.
-  const MODES = ['off', 'off again', 'leak', 'on'];
+  // --modes picks others: 'sampling' is a 'leak' listener with allocationSamplingBytes 524288.
+  const MODES = ['off', 'off again', ...String(arg('modes', 'leak,on')).split(',').filter((m) => m && m !== 'off')];
   for (const w of workloads) {
     const values = Object.fromEntries(MODES.map((m) => [m, []]));
     const cpu = Object.fromEntries(MODES.map((m) => [m, []]));
     // Per round, the cost of `a` against `b`: more time (gc), or less throughput (http).
     const cost = (round, a, b) => (w === 'gc' ? round[a] / round[b] : round[b] / round[a]);
-    const PAIRS = [['on', 'off'], ['on', 'leak'], ['leak', 'off'], ['off again', 'off']];
+    const PAIRS = [
+      ...MODES.filter((m) => m !== 'off' && m !== 'off again').map((m) => [m, 'off']),
+      ...(MODES.includes('leak') ? MODES.filter((m) => !['off', 'off again', 'leak'].includes(m)).map((m) => [m, 'leak']) : []),
+      ['off again', 'off'],
+    ];
     const ratios = Object.fromEntries(PAIRS.map(([a, b]) => [`${a} vs ${b}`, []]));
     const cpuRatios = Object.fromEntries(PAIRS.map(([a, b]) => [`${a} vs ${b}`, []]));
     for (let r = 0; r < rounds; r++) {
