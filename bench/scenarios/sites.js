@@ -46,21 +46,22 @@ async function main() {
       const leak = res.leaks[0];
       const top = leak && leak.sites && leak.sites[0];
       const right = Boolean(top && top.script === `${name}.js` && scenario.leakFunctions.includes(top.function));
+      const inFile = Boolean(top && top.script === `${name}.js`);
       const inTop3 = Boolean(leak && leak.sites && leak.sites.some((x) => x.script === `${name}.js` && scenario.leakFunctions.includes(x.function)));
-      results.push({ name, caught: Boolean(leak), right, inTop3, top, at: leak && leak.at_s });
+      results.push({ name, caught: Boolean(leak), right, inFile, inTop3, top, at: leak && leak.at_s });
       process.stderr.write(`${name}: ${leak ? `leak at ${leak.at_s.toFixed(0)} s, top site ${top ? `${top.function} (${top.script}:${top.line}, ${(top.bytes / 1048576).toFixed(1)} MB)` : 'none'} ${right ? 'RIGHT' : 'WRONG'}` : 'no leak'}\n`);
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
   console.log(`allocation sampling accuracy, every ${bytes} B, node ${process.version}, ${runs} runs of ${LEAKS.length} leak scenarios (warm-up ${warmup} ms)`);
-  console.log('scenario         caught  top site is the leak  in the top 3   top sites seen');
+  console.log('scenario         caught  top site is the leak  top site in its file  leak in the top 3   top sites seen');
   for (const name of LEAKS) {
     const rs = results.filter((r) => r.name === name);
     const seen = [...new Set(rs.filter((r) => r.top).map((r) => `${r.top.function}:${r.top.line}`))].join(', ');
-    console.log(`${name.padEnd(16)} ${`${rs.filter((r) => r.caught).length}/${rs.length}`.padEnd(7)} ${`${rs.filter((r) => r.right).length}/${rs.length}`.padEnd(21)} ${`${rs.filter((r) => r.inTop3).length}/${rs.length}`.padEnd(13)} ${seen}`);
+    console.log(`${name.padEnd(16)} ${`${rs.filter((r) => r.caught).length}/${rs.length}`.padEnd(7)} ${`${rs.filter((r) => r.right).length}/${rs.length}`.padEnd(21)} ${`${rs.filter((r) => r.inFile).length}/${rs.length}`.padEnd(21)} ${`${rs.filter((r) => r.inTop3).length}/${rs.length}`.padEnd(18)} ${seen}`);
   }
   const caught = results.filter((r) => r.caught);
-  console.log(`all: top site right in ${results.filter((r) => r.right).length}/${caught.length} caught leaks, in the top 3 in ${results.filter((r) => r.inTop3).length}/${caught.length}`);
+  console.log(`all: top site is the leaking function in ${results.filter((r) => r.right).length}/${caught.length} caught leaks, in the leak's file in ${results.filter((r) => r.inFile).length}/${caught.length}, the leak in the top 3 in ${results.filter((r) => r.inTop3).length}/${caught.length}`);
 }
 
 main();
