@@ -91,7 +91,7 @@ function read(kinds) {
     // Memory V8 accounts to the heap's objects but keeps outside it: ArrayBuffers (every
     // Buffer) and native objects of addons.
     const usage = process.memoryUsage();
-    out.external = { value: usage.external, arrayBuffers: usage.arrayBuffers };
+    out.external = { value: usage.external, arrayBuffers: usage.arrayBuffers, heapUsed: usage.heapUsed };
   }
   return out;
 }
@@ -203,12 +203,12 @@ class ResourceWatch {
       if (r.byType) {
         const h = this.typeHistory[kind];
         h.push({ t: now, byType: r.byType });
-        // Keep the readings of the last 24 h, thinned to about 64.
+        // Keep at most 64 readings: the first, and the latest ones.
         while (h.length > 64) h.splice(1, 1);
       }
       let value = r.value;
       if (kind === 'external') {
-        this.maybeRequestGc(r.value, now);
+        this.maybeRequestGc(r, now);
         if (!this.postGc) continue;
         value = this.postGc.value;
       }
@@ -227,12 +227,12 @@ class ResourceWatch {
   }
 
   /** Asks for a GC when external memory grew well past its last post-GC reading. */
-  maybeRequestGc(external, now) {
+  maybeRequestGc({ value: external, heapUsed }, now) {
     const base = this.postGc ? this.postGc.value : null;
     if (base !== null && external < base * (1 + EXTERNAL_SAMPLE_GROWTH) + EXTERNAL_SAMPLE_MIN_BYTES) return;
     const options = native.getOptions();
     if (options.sampleGrowthPercent === 0) return;
-    const spacing = native.sampleSpacingMs(options.sampleIntervalMs, process.memoryUsage().heapUsed);
+    const spacing = native.sampleSpacingMs(options.sampleIntervalMs, heapUsed);
     if (now - this.lastGcRequest < spacing) return;
     this.lastGcRequest = now;
     native.requestIncrementalGc();
