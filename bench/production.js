@@ -15,6 +15,9 @@
 //
 //   node bench/production.js [--rounds 7] [--workload gc,http] [--seconds 5] [--iterations 20000000]
 //        [--modes leak,on]      (also: sampling = a 'leak' listener with allocationSamplingBytes 524288)
+//   node bench/production.js --paired [--pairs off:off,leak:off,on:base,base:leak,on:off] [--no-pin] ...
+//        side by side: the two modes of a pair run at the same time (see httpPairRound), which
+//        takes out most of the machine's drift between runs; off:off is the noise floor.
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { median, runJson, arg, fmt } = require('./lib/stats');
@@ -31,7 +34,11 @@ function instrument(mode) {
     return null;
   }
   // MEMWATCH_BENCH_PARTS=prom,otel,resources picks a subset (to find what costs).
-  const parts = (process.env.MEMWATCH_BENCH_PARTS || 'prom,otel,resources').split(',');
+  // 'base': prom-client and the OpenTelemetry SDK loaded, a registry and a reader collected every
+  // second, and a 'leak' listener, but none of memwatch's metrics: what a service that already
+  // exports metrics runs before it turns memwatch's on. ('leak' loads neither library, and they
+  // cost by themselves: more live heap for each of a small server's frequent full GCs.)
+  const parts = mode === 'base' ? [] : (process.env.MEMWATCH_BENCH_PARTS || 'prom,otel,resources').split(',');
   const client = require(require.resolve('prom-client', { paths: [ROOT] }));
   const sdk = require(require.resolve('@opentelemetry/sdk-metrics', { paths: [ROOT] }));
   const registry = new client.Registry();
@@ -101,21 +108,27 @@ function httpServerChild(mode) {
   server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
 }
 
-function loadChild(port, seconds) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  let done = 0;
+// Drives every port given (comma-separated) with its own closed loop of 16 / ports keep-alive
+// connections, at the same time; prints requests per second per port.
+function loadChild(ports, seconds) {
+  const list = String(ports).split(',').map(Number);
+  const per = Math.max(1, Math.round(16 / list.length));
+  const done = list.map(() => 0);
   let counting = false;
-  const one = () => {
-    http.get({ host: '127.0.0.1', port, path: `/items/${done % 100}`, agent }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (counting) done++;
-        if (!stop) one();
-      });
-    }).on('error', () => {});
-  };
   let stop = false;
-  for (let i = 0; i < 16; i++) one();
+  list.forEach((port, k) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: per });
+    const one = () => {
+      http.get({ host: '127.0.0.1', port, path: `/items/${done[k] % 100}`, agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (counting) done[k]++;
+          if (!stop) one();
+        });
+      }).on('error', () => {});
+    };
+    for (let i = 0; i < per; i++) one();
+  });
   // One second of warm-up, then count.
   setTimeout(() => {
     counting = true;
@@ -123,10 +136,118 @@ function loadChild(port, seconds) {
     setTimeout(() => {
       stop = true;
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      console.log(JSON.stringify({ rps: done / s }));
+      const rps = done.map((d) => d / s);
+      console.log(JSON.stringify({ rps: rps[0], each: rps }));
       process.exit(0);
     }, seconds * 1000);
   }, 1000);
+}
+
+/** Starts an HTTP server child in `mode`; resolves with { port, stop() -> { served, cpuUs } }. */
+function startServer(mode) {
+  return new Promise((resolve, reject) => {
+    const server = spawn(process.execPath, [__filename, '--child', 'http-server', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let started = false;
+    server.on('error', reject);
+    server.on('exit', (code) => {
+      if (!started) reject(new Error(`http server (${mode}) exited with ${code} before listening`));
+    });
+    server.stdout.on('data', (d) => {
+      out += d;
+      if (started || !out.includes('\n')) return;
+      started = true;
+      const { port } = JSON.parse(out.split('\n')[0]);
+      const stop = () => new Promise((done) => {
+        server.on('close', () => done(JSON.parse(out.trim().split('\n').pop())));
+        server.kill('SIGTERM');
+      });
+      resolve({ port, stop });
+    });
+  });
+}
+
+/**
+ * Side by side: two servers, `a` and `b`, at the same time, under one load generator that drives
+ * each with its own 8 connections, so both see the same machine (other tenants, CPU frequency,
+ * the generator itself) during the same seconds. Resolves with each one's throughput and CPU.
+ */
+async function httpPairRound(a, b, seconds, swap) {
+  const [sa, sb] = await Promise.all([startServer(a), startServer(b)]);
+  // Which server gets its connections opened first alternates between rounds.
+  const ports = swap ? [sb.port, sa.port] : [sa.port, sb.port];
+  let r;
+  try {
+    r = await runJsonAsync(__filename, ['--child', 'load', ports.join(','), String(seconds)]);
+  } finally {
+    var [ra, rb] = await Promise.all([sa.stop(), sb.stop()]);
+  }
+  const [rpsA, rpsB] = swap ? [r.each[1], r.each[0]] : r.each;
+  return { a: { rps: rpsA, cpu: ra.cpuUs / ra.served }, b: { rps: rpsB, cpu: rb.cpuUs / rb.served } };
+}
+
+/** Like runJson, without blocking the event loop (two children at once). */
+function runJsonAsync(script, args, { env = {}, prefix = [] } = {}) {
+  return new Promise((resolve, reject) => {
+    const cmd = prefix.length ? prefix[0] : process.execPath;
+    const argv = prefix.length ? [...prefix.slice(1), process.execPath, script, ...args] : [script, ...args];
+    const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${script} ${args.join(' ')} failed (${code}):\n${err}`));
+      const lines = out.trim().split('\n');
+      resolve(JSON.parse(lines[lines.length - 1]));
+    });
+  });
+}
+
+/**
+ * Side by side for the GC loop: both children at once, each pinned to its own core (swapped every
+ * round) when taskset is there, so each runs alone on a core during the same seconds.
+ */
+async function gcPairRound(a, b, iterations, swap, pin) {
+  const cores = swap ? ['1', '0'] : ['0', '1'];
+  const run = (mode, core) => runJsonAsync(__filename, ['--child', 'gc', mode, iterations], { prefix: pin ? ['taskset', '-c', core] : [] });
+  const [ra, rb] = await Promise.all([run(a, cores[0]), run(b, cores[1])]);
+  return { a: { ms: ra.ms, cpu: ra.cpuMs }, b: { ms: rb.ms, cpu: rb.cpuMs } };
+}
+
+// Student's t, two-sided 95%, by degrees of freedom (index); 1.96 beyond.
+const T95 = [NaN, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04];
+
+async function pairedMain(workloads, rounds, seconds, iterations) {
+  const pairs = String(arg('pairs', 'off:off,leak:off,on:base,base:leak,on:off')).split(',').map((p) => p.split(':'));
+  const pin = !process.argv.includes('--no-pin') && require('node:child_process').spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  console.log(`memwatch's production costs, node ${process.version}, side by side (two processes at the same time), ${rounds} rounds per pair${pin ? ', gc children pinned to one core each' : ''}: ` +
+    `off = no memwatch, leak = a 'leak' listener, on = leak detector + prometheus + openTelemetry + watchResources (all kinds), sampling = leak + allocationSamplingBytes 524288. off:off is the noise floor.`);
+  const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 2)}%`;
+  for (const w of workloads) {
+    for (const [a, b] of pairs) {
+      const cost = [];
+      const cpu = [];
+      for (let r = 0; r < rounds; r++) {
+        const swap = r % 2 === 1;
+        const res = w === 'gc' ? await gcPairRound(a, b, iterations, swap, pin) : await httpPairRound(a, b, seconds, swap);
+        // The cost of a against b: more wall time (gc), less throughput (http); CPU per unit of work.
+        cost.push(w === 'gc' ? res.a.ms / res.b.ms : res.b.rps / res.a.rps);
+        cpu.push(res.a.cpu / res.b.cpu);
+        process.stderr.write(`${w} ${a} vs ${b} round ${r + 1}/${rounds}: ${w === 'gc' ? `${fmt(res.a.ms, 0)} / ${fmt(res.b.ms, 0)} ms` : `${fmt(res.a.rps, 0)} / ${fmt(res.b.rps, 0)} requests/s`}\n`);
+      }
+      // Median, and the mean with its 95% interval (t, over rounds): what the rounds allow to say.
+      const q = (list) => {
+        const n = list.length;
+        const mean = list.reduce((x, y) => x + y, 0) / n;
+        const sd = Math.sqrt(list.reduce((x, y) => x + (y - mean) ** 2, 0) / Math.max(1, n - 1));
+        const half = (T95[Math.min(n - 1, T95.length - 1)] || 1.96) * sd / Math.sqrt(n);
+        return `${pct(median(list)).padStart(8)} (mean ${pct(mean)}, 95% ${pct(mean - half)} to ${pct(mean + half)})`;
+      };
+      console.log(`  ${w.padEnd(4)} cost ${`${a} vs ${b}`.padEnd(17)} ${w === 'gc' ? 'wall      ' : 'throughput'} ${q(cost)}, CPU ${q(cpu)}`);
+    }
+  }
 }
 
 function httpRound(mode, seconds) {
@@ -161,13 +282,14 @@ async function main() {
     const [kind, a, b] = process.argv.slice(c + 1);
     if (kind === 'gc') return gcChild(a, Number(b));
     if (kind === 'http-server') return httpServerChild(a);
-    if (kind === 'load') return loadChild(Number(a), Number(b));
+    if (kind === 'load') return loadChild(a, Number(b));
     throw new Error(kind);
   }
   const rounds = Number(arg('rounds', 7));
   const workloads = String(arg('workload', 'gc,http')).split(',');
   const seconds = Number(arg('seconds', 5));
   const iterations = String(arg('iterations', 2e7));
+  if (process.argv.includes('--paired')) return pairedMain(workloads, rounds, seconds, iterations);
   console.log(`memwatch's production costs, node ${process.version}, ${rounds} rotating rounds: off = no memwatch, leak = a 'leak' listener, on = leak detector + prometheus + openTelemetry + watchResources (all kinds), sampling = leak + allocationSamplingBytes 524288`);
   // 'off' runs twice a round: 'off again' against 'off' is the noise floor of this machine.
   // --modes picks others: 'sampling' is a 'leak' listener with allocationSamplingBytes 524288.

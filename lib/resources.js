@@ -186,6 +186,7 @@ class ResourceWatch {
     // does and spaced the same way (by heap size), so the reading stays fresh.
     this.postGc = null; // { value, t } after the latest full GC
     this.lastGcRequest = 0;
+    this.lastFullGc = 0;
     if (kinds.includes('external')) monitor.holdHook(this, true);
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -220,6 +221,7 @@ class ResourceWatch {
   /** After a full GC: read external memory once V8 has freed what the GC found dead. */
   onFullGc() {
     if (this.timer === null) return;
+    this.lastFullGc = Date.now();
     const t = setTimeout(() => {
       if (this.timer !== null) this.postGc = { value: process.memoryUsage().external, t: Date.now() };
     }, EXTERNAL_SETTLE_MS);
@@ -233,7 +235,9 @@ class ResourceWatch {
     const options = native.getOptions();
     if (options.sampleGrowthPercent === 0) return;
     const spacing = native.sampleSpacingMs(options.sampleIntervalMs, heapUsed);
-    if (now - this.lastGcRequest < spacing) return;
+    // Spaced from our last request and from the last full GC of any origin: where V8 runs full
+    // GCs often on its own, asking costs (memory-reducing GCs) and adds nothing.
+    if (now - this.lastGcRequest < spacing || now - this.lastFullGc < spacing) return;
     this.lastGcRequest = now;
     native.requestIncrementalGc();
   }
