@@ -4,7 +4,7 @@
 // second), OpenTelemetry instruments (the SDK collecting every second) and watchResources on
 // every kind at its default interval ('on'), against the same program with none of memwatch
 // ('off') and with only a 'leak' listener ('leak': what a memwatch user already runs; the
-// metrics need the same leak detector), in fresh processes, alternating, on two workloads:
+// metrics need the same leak detector), in fresh processes (two at a time by default), on two workloads:
 //   gc:   the GC-overhead bench's allocation loop (bench/gc-overhead.js), run in chunks so that
 //         timers (sampling, scrapes) fire in between; wall time.
 //   http: a loopback HTTP service (JSON responses) under a keep-alive load generator in a second
@@ -13,11 +13,14 @@
 // noise floor of the machine, measured in the same run) for each, of wall time
 // or throughput and of CPU time (gc: the process's, all threads; http: the server's per request).
 //
-//   node bench/production.js [--rounds 7] [--workload gc,http] [--seconds 5] [--iterations 20000000]
-//        [--modes leak,on]      (also: sampling = a 'leak' listener with allocationSamplingBytes 524288)
-//   node bench/production.js --paired [--pairs off:off,leak:off,on:base,base:leak,on:off] [--no-pin] ...
-//        side by side: the two modes of a pair run at the same time (see httpPairRound), which
-//        takes out most of the machine's drift between runs; off:off is the noise floor.
+//   node bench/production.js [--rounds 10] [--workload gc,http] [--seconds 4] [--iterations 20000000]
+//        [--pairs off:off,leak:off,on:base,on:off,sampling:leak,base:leak] [--pin]
+//        side by side (the default): the two modes of a pair run at the same time (see
+//        httpPairRound), which takes out most of the machine's drift between runs (off:off, the
+//        noise floor, within +-2% instead of +-20% for runs one after the other). Modes: off, leak,
+//        base (prom-client and the OpenTelemetry SDK loaded and collected, a 'leak' listener, no
+//        memwatch metrics), on, sampling (a 'leak' listener with allocationSamplingBytes 524288).
+//   node bench/production.js --sequential [--modes leak,on]   fresh processes one after the other
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { median, runJson, arg, fmt } = require('./lib/stats');
@@ -173,14 +176,16 @@ function startServer(mode) {
  * the generator itself) during the same seconds. Resolves with each one's throughput and CPU.
  */
 async function httpPairRound(a, b, seconds, swap) {
-  const [sa, sb] = await Promise.all([startServer(a), startServer(b)]);
+  // Which one starts first (and is stopped first) alternates too: off:off showed a ~1% bias
+  // against the first-started server when only the connection order alternated.
+  const [sa, sb] = swap ? (await Promise.all([startServer(b), startServer(a)])).reverse() : await Promise.all([startServer(a), startServer(b)]);
   // Which server gets its connections opened first alternates between rounds.
   const ports = swap ? [sb.port, sa.port] : [sa.port, sb.port];
   let r;
   try {
     r = await runJsonAsync(__filename, ['--child', 'load', ports.join(','), String(seconds)]);
   } finally {
-    var [ra, rb] = await Promise.all([sa.stop(), sb.stop()]);
+    var [ra, rb] = swap ? (await Promise.all([sb.stop(), sa.stop()])).reverse() : await Promise.all([sa.stop(), sb.stop()]);
   }
   const [rpsA, rpsB] = swap ? [r.each[1], r.each[0]] : r.each;
   return { a: { rps: rpsA, cpu: ra.cpuUs / ra.served }, b: { rps: rpsB, cpu: rb.cpuUs / rb.served } };
@@ -206,13 +211,13 @@ function runJsonAsync(script, args, { env = {}, prefix = [] } = {}) {
 }
 
 /**
- * Side by side for the GC loop: both children at once, each pinned to its own core (swapped every
- * round) when taskset is there, so each runs alone on a core during the same seconds.
+ * Side by side for the GC loop: both children at once (with --pin, each pinned to its own core,
+ * swapped every round).
  */
 async function gcPairRound(a, b, iterations, swap, pin) {
   const cores = swap ? ['1', '0'] : ['0', '1'];
   const run = (mode, core) => runJsonAsync(__filename, ['--child', 'gc', mode, iterations], { prefix: pin ? ['taskset', '-c', core] : [] });
-  const [ra, rb] = await Promise.all([run(a, cores[0]), run(b, cores[1])]);
+  const [ra, rb] = swap ? (await Promise.all([run(b, cores[1]), run(a, cores[0])])).reverse() : await Promise.all([run(a, cores[0]), run(b, cores[1])]);
   return { a: { ms: ra.ms, cpu: ra.cpuMs }, b: { ms: rb.ms, cpu: rb.cpuMs } };
 }
 
@@ -220,9 +225,11 @@ async function gcPairRound(a, b, iterations, swap, pin) {
 const T95 = [NaN, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04];
 
 async function pairedMain(workloads, rounds, seconds, iterations) {
-  const pairs = String(arg('pairs', 'off:off,leak:off,on:base,base:leak,on:off')).split(',').map((p) => p.split(':'));
-  const pin = !process.argv.includes('--no-pin') && require('node:child_process').spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  console.log(`memwatch's production costs, node ${process.version}, side by side (two processes at the same time), ${rounds} rounds per pair${pin ? ', gc children pinned to one core each' : ''}: ` +
+  const pairs = String(arg('pairs', 'off:off,leak:off,on:base,on:off,sampling:leak,base:leak')).split(',').map((p) => p.split(':'));
+  // Unpinned by default: pinned to a core each, the pair's ratio swung twice as much (one vCPU
+  // loses more to other tenants than the other); --pin to compare.
+  const pin = process.argv.includes('--pin') && require('node:child_process').spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  console.log(`memwatch's production costs, node ${process.version}, side by side (two processes at the same time), ${rounds} rounds per pair${pin ? ', gc children pinned to one core each' : ''}, first-started side alternating: ` +
     `off = no memwatch, leak = a 'leak' listener, on = leak detector + prometheus + openTelemetry + watchResources (all kinds), sampling = leak + allocationSamplingBytes 524288. off:off is the noise floor.`);
   const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 2)}%`;
   for (const w of workloads) {
@@ -285,11 +292,11 @@ async function main() {
     if (kind === 'load') return loadChild(a, Number(b));
     throw new Error(kind);
   }
-  const rounds = Number(arg('rounds', 7));
+  const rounds = Number(arg('rounds', process.argv.includes('--sequential') ? 7 : 10));
   const workloads = String(arg('workload', 'gc,http')).split(',');
-  const seconds = Number(arg('seconds', 5));
+  const seconds = Number(arg('seconds', process.argv.includes('--sequential') ? 5 : 4));
   const iterations = String(arg('iterations', 2e7));
-  if (process.argv.includes('--paired')) return pairedMain(workloads, rounds, seconds, iterations);
+  if (!process.argv.includes('--sequential')) return pairedMain(workloads, rounds, seconds, iterations);
   console.log(`memwatch's production costs, node ${process.version}, ${rounds} rotating rounds: off = no memwatch, leak = a 'leak' listener, on = leak detector + prometheus + openTelemetry + watchResources (all kinds), sampling = leak + allocationSamplingBytes 524288`);
   // 'off' runs twice a round: 'off again' against 'off' is the noise floor of this machine.
   // --modes picks others: 'sampling' is a 'leak' listener with allocationSamplingBytes 524288.
