@@ -7,8 +7,8 @@
 //! sometimes does. What a leak does change is the *floor* of the series: the least the heap falls
 //! back to after a GC rises and keeps rising.
 //!
-//! How it decides, per time scale `W` (20 s up to ~85 min, three per doubling: 20 s, 25 s, 32 s,
-//! 40 s, ...), once the warm-up (the
+//! How it decides, per time scale `W` (20 s, 40 s, 80 s, 160 s, then three per doubling up to
+//! ~85 min: 202 s, 254 s, 320 s, ...), once the warm-up (the
 //! first three minutes, when a service's caches, pools and sessions fill) is over:
 //! - Full GCs are grouped into time buckets of `W / 8`; each bucket keeps its floor (the least
 //!   base seen), how many GCs it saw, and when. Jitter from medium-lived data sits on top of the
@@ -43,12 +43,16 @@ use crate::format::{nice_duration_short, nice_size};
 
 /// Buckets in a test window.
 pub const WINDOW_BUCKETS: usize = 8;
-/// Time scales per doubling of the window. A leak is seen once it fills most of a window, so
-/// with one window per doubling a leak just too slow for one window waits for the next, twice as
-/// long: measured on the replay table, three per doubling took 1%/min from 10.4 to 9.1 min
-/// (median; p95 22.1 to 15.0 min) and 5%/min from 4.9 to 4.5 min, with still no false alarm
-/// over 3,900 control hours, for ~160 ns per full GC instead of ~40 ns.
+/// Time scales per doubling of the window, from 160 s on. A leak is seen once it fills most of a
+/// window, so with one window per doubling a leak just too slow for one window waits for the
+/// next, twice as long: measured on the replay table, three per doubling took 1%/min from 10.4
+/// to 9.1 min (median; p95 22.1 to 15.0 min) and 5%/min from 4.9 to 4.5 min, with still no
+/// false alarm over 2,340 control hours, for ~75 ns per full GC instead of ~40 ns.
 pub const SCALES_PER_OCTAVE: u32 = 3;
+/// The denser scales start at `min_window_ms * 2^DENSE_FROM_OCTAVE` (160 s): the short windows
+/// are the ones a burst (a TTL cache filling over half a minute) can fool, and with extra short
+/// windows a live ttl-burst control raised a false alarm; slow leaks gain from the long ones.
+const DENSE_FROM_OCTAVE: u32 = 3;
 /// Windows of history kept before the test window, for the "new" check (at least
 /// LOOKBACK_MIN_MS of it, from larger scales: longer than the cycle of most batch jobs).
 const LOOKBACK_WINDOWS: usize = 3;
@@ -345,12 +349,16 @@ pub struct TrendDetector {
 
 impl TrendDetector {
     pub fn new(config: TrendConfig) -> Self {
-        let windows = (config.scales.clamp(1, 24) - 1) * SCALES_PER_OCTAVE + 1;
-        let scales = (0..windows)
-            .map(|k| {
-                let factor = 2f64.powf(f64::from(k) / f64::from(SCALES_PER_OCTAVE));
-                Scale::new(config.min_window_ms.max(8) as f64 * factor / WINDOW_BUCKETS as f64)
-            })
+        let octaves = config.scales.clamp(1, 24) - 1;
+        // One window per doubling up to DENSE_FROM_OCTAVE, SCALES_PER_OCTAVE beyond.
+        let sparse = octaves.min(DENSE_FROM_OCTAVE);
+        let factors = (0..=sparse)
+            .map(|k| 2f64.powi(k as i32))
+            .chain((1..=(octaves - sparse) * SCALES_PER_OCTAVE).map(|j| {
+                2f64.powi(sparse as i32) * 2f64.powf(f64::from(j) / f64::from(SCALES_PER_OCTAVE))
+            }));
+        let scales = factors
+            .map(|factor| Scale::new(config.min_window_ms.max(8) as f64 * factor / WINDOW_BUCKETS as f64))
             .collect();
         TrendDetector {
             config,
@@ -762,9 +770,8 @@ mod tests {
             }
         }
         let (i, r) = fired.expect("a steady climb from zero is reported");
-        // 0.5 a second needs a window of 20 s or more to rise by 10: the 25.4-s scale (4 s x
-        // 2^(8/3)) decides once it is full.
-        assert!((250..=290).contains(&i), "reported after {i} samples");
+        // 0.5 a second needs a window of 20 s or more to rise by 10: the 32-s scale decides.
+        assert!((320..=360).contains(&i), "reported after {i} samples");
         assert!(r.rate > 0.3 && r.rate < 0.7, "rate {}", r.rate);
         // The same climb, but only 4 over the window: below the absolute floor, though 100%.
         let mut d = TrendDetector::new(config);
