@@ -77,21 +77,28 @@ test('num_full_gc grows across gc() calls and min <= current_base <= max once se
 });
 
 test('current_base matches v8.getHeapStatistics() right after gc()', async () => {
-  let seen;
-  const used = [];
-  let doneUs = 0;
-  seen = await collectStats(() => {
-    memwatch.gc();
-    doneUs = (Date.now() + 1) * 1000;
-    used.push(v8.getHeapStatistics().used_heap_size);
-  });
-  // The stats of the last full GC that gc() ran, not of a later GC that may follow it while
-  // the events are delivered (gc_ts is in microseconds).
-  const s = seen.filter((x) => x.gc_ts <= doneUs).pop();
-  assert.ok(s, `a stats event for gc()'s own GCs among ${seen.length}`);
-  // The statistics call itself allocates a little; they must agree within 64 KiB.
-  assert.ok(Math.abs(s.current_base - used[0]) < 64 * 1024, `current_base ${s.current_base} vs used ${used[0]}`);
-  assert.strictEqual(s.used_heap_size, s.current_base);
+  // V8's used_heap_size right after a full GC can still move while concurrent sweeping
+  // finishes on a loaded machine (a node 20 CI run saw 121 KB of it once), so take the best of
+  // three tries; a wrong base (pre-GC, committed or another GC's) misses in all three.
+  const misses = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let doneUs = 0;
+    let used = 0;
+    const seen = await collectStats(() => {
+      memwatch.gc();
+      doneUs = (Date.now() + 1) * 1000;
+      used = v8.getHeapStatistics().used_heap_size;
+    });
+    // The stats of the last full GC that gc() ran, not of a later GC that may follow it while
+    // the events are delivered (gc_ts is in microseconds).
+    const s = seen.filter((x) => x.gc_ts <= doneUs).pop();
+    assert.ok(s, `a stats event for gc()'s own GCs among ${seen.length}`);
+    assert.strictEqual(s.used_heap_size, s.current_base);
+    // The statistics call itself allocates a little; they must agree within 64 KiB.
+    if (Math.abs(s.current_base - used) < 64 * 1024) return;
+    misses.push(`current_base ${s.current_base} vs used ${used}`);
+  }
+  assert.fail(misses.join('; '));
 });
 
 test('a shrinking heap gives a negative usage_trend', async () => {
