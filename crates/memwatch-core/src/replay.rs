@@ -61,6 +61,16 @@ impl Series {
         Series { name: format!("{} 1/{k}", self.name), points: self.points.iter().step_by(k.max(1)).copied().collect() }
     }
 
+    /// The same program started `offset_ms` into the recording: the samples from there on,
+    /// with time counted from the offset. A live run is judged on its first minutes after the
+    /// warm-up, and a recording started once covers that moment once; shifted starts put the
+    /// detector's first tested windows on every part of the recording.
+    pub fn shifted(&self, offset_ms: f64) -> Series {
+        let t0 = self.points[0].0 + offset_ms;
+        let points: Vec<(f64, u64)> = self.points.iter().filter(|p| p.0 >= t0).map(|&(t, v)| (t - t0, v)).collect();
+        Series { name: format!("{} +{:.0}s", self.name, offset_ms / 1000.0), points }
+    }
+
     /// The recording once, then its second half back and forth until `duration_ms`.
     pub fn extended(&self, duration_ms: f64) -> Vec<(f64, u64)> {
         let mut out = self.points.clone();
