@@ -145,17 +145,11 @@ fn main() {
         for s in &series {
             let mut here = 0;
             for &k in &thinning {
-                let thinned = s.thinned(k);
-                let mut offset = 0.0;
-                while offset + 60_000.0 < thinned.duration_ms() {
-                    let shifted = thinned.shifted(offset);
-                    if shifted.points.len() >= 4 {
-                        starts += 1;
-                        if run(which, &shifted.extended(12.0 * 60_000.0), 0.0, None).0 > 0 {
-                            here += 1;
-                        }
+                for (_, points) in s.thinned(k).fresh_starts() {
+                    starts += 1;
+                    if run(which, &points, 0.0, None).0 > 0 {
+                        here += 1;
                     }
-                    offset += 15_000.0;
                 }
             }
             alarmed += here;

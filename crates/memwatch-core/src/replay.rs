@@ -71,6 +71,21 @@ impl Series {
         Series { name: format!("{} +{:.0}s", self.name, offset_ms / 1000.0), points }
     }
 
+    /// Fresh starts of this recording: started every [`FRESH_START_STEP_MS`] into it (while a
+    /// minute of it is left) and extended to [`FRESH_START_RUN_MS`] each, as `(offset_ms, points)`.
+    pub fn fresh_starts(&self) -> Vec<(f64, Vec<(f64, u64)>)> {
+        let mut out = Vec::new();
+        let mut offset = 0.0;
+        while offset + 60_000.0 < self.duration_ms() {
+            let shifted = self.shifted(offset);
+            if shifted.points.len() >= 4 {
+                out.push((offset, shifted.extended(FRESH_START_RUN_MS)));
+            }
+            offset += FRESH_START_STEP_MS;
+        }
+        out
+    }
+
     /// The recording once, then its second half back and forth until `duration_ms`.
     pub fn extended(&self, duration_ms: f64) -> Vec<(f64, u64)> {
         let mut out = self.points.clone();
@@ -94,6 +109,10 @@ impl Series {
         out
     }
 }
+
+/// How far apart the fresh starts of [`Series::fresh_starts`] are, and how long each runs.
+pub const FRESH_START_STEP_MS: f64 = 15_000.0;
+pub const FRESH_START_RUN_MS: f64 = 12.0 * 60_000.0;
 
 /// Anything that reads a post-GC series and says "leak".
 pub trait SeriesDetector {
