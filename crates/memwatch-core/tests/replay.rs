@@ -4,10 +4,13 @@
 //! The full table, with memwatch's rule beside it: `cargo run --release -p memwatch-core
 //! --example detector_table`.
 use memwatch_core::replay::{median_p95, run, Series, Which, RATES};
-use memwatch_core::trend::TrendConfig;
+use memwatch_core::trend::{TrendConfig, TrendDetector};
 
 fn fixtures() -> Vec<Series> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/series");
+    fixtures_in(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/series"))
+}
+
+fn fixtures_in(dir: &str) -> Vec<Series> {
     let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     let series: Vec<Series> = paths
@@ -15,7 +18,7 @@ fn fixtures() -> Vec<Series> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .map(|p| Series::parse(&p.file_stem().unwrap().to_string_lossy(), &std::fs::read_to_string(p).unwrap()).unwrap())
         .collect();
-    assert!(series.len() >= 8, "recorded series: {}", series.len());
+    assert!(series.len() >= 4, "recorded series in {dir}: {}", series.len());
     series
 }
 
@@ -98,4 +101,37 @@ fn no_false_alarm_from_fresh_starts_anywhere_in_a_control() {
         }
     }
     assert!(starts > 200, "fresh starts: {starts}");
+}
+
+/// The known hard case (fixtures/open): a session store that, with four copies of the service
+/// on two cores, serves a sixth of its usual requests and so is still filling, ever slower, well
+/// after the warm-up. All four runs raised a 'leak' live with the detector before the "not
+/// slowing" test. Replayed as they happened (once, from the start, 12 minutes), only the fourth
+/// still does: besides the slow fill it has a 6% step in 20 s (169-211 s) after a flat minute,
+/// which its 20-s window takes for a leak. Started at other moments some raise one too (see the
+/// README), which is why they stay apart from the passing fixtures.
+#[test]
+fn the_contended_session_store_runs_as_recorded_raise_nothing_but_for_one_step() {
+    let open = fixtures_in(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/open"));
+    let mut raised = Vec::new();
+    for s in &open {
+        let points = s.extended(12.0 * 60_000.0);
+        if run(TREND, &points, 0.0, None).0 > 0 {
+            raised.push(s.name.as_str());
+        }
+    }
+    assert!(open.len() == 4 && raised.iter().all(|&n| n == "sessions-contended-4"), "raised a 'leak': {raised:?}");
+}
+
+/// A real leak that slows down (fixtures/leaks/memo-cache.txt, recorded live): the service slows
+/// as its heap grows from 5 to 670 MB, and so does its leak. The "not slowing" test must not take
+/// that for a fill levelling off: caught within a minute of the warm-up (at 224 s; with the test
+/// at 1.0 instead of 0.8, at 271 s).
+#[test]
+fn a_leak_that_slows_with_its_service_is_caught_soon_after_the_warm_up() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/leaks/memo-cache.txt");
+    let s = Series::parse("memo-cache", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut d = TrendDetector::new(TrendConfig::default());
+    let first = s.points.iter().find(|&&(t, v)| d.observe(v, 1.7e12 + t).is_some()).map(|p| p.0 / 1000.0);
+    assert!(first.is_some_and(|t| (180.0..=240.0).contains(&t)), "first 'leak' at {first:?} s");
 }
