@@ -108,6 +108,48 @@ fn main() {
             println!("| {label} | {} | {caught}/{total} | {m} | {p} |", rate.label);
         }
     }
+    // Leaks of other shapes than a straight line, injected like the table's (from 210 s, and
+    // 100 s and 200 s later): leaks in steps or bursts, one that fades, one that speeds up.
+    // Delays from the leak's start, within an hour.
+    println!("\nLeaks of other shapes (trend detector, delay from the leak's start):\n");
+    println!("| leak shape (of the median heap) | caught | median | slowest |");
+    println!("|---|---|---|---|");
+    let shapes: [(&str, fn(f64) -> f64); 4] = [
+        ("a 5% step every 60 s", |t| 0.05 * (t / 60.0).floor()),
+        ("bursts: 10%/min for 20 s of every 60 s", |t| {
+            let cycles = (t / 60.0).floor();
+            0.10 / 3.0 * cycles + 0.10 / 60.0 * (t - cycles * 60.0).min(20.0)
+        }),
+        ("20%/min, halving every 10 min", |t| {
+            let half_life = 600.0 / std::f64::consts::LN_2;
+            0.20 / 60.0 * half_life * (1.0 - (-t / half_life).exp())
+        }),
+        ("1%/min, 10% faster every 2 min", |t| 0.01 / 60.0 * t * (1.0 + 0.1 * t / 120.0)),
+    ];
+    for (label, shape) in shapes {
+        let mut delays = Vec::new();
+        let mut total = 0;
+        for s in &series {
+            let reference = s.median_heap();
+            for k in 0..3 {
+                let at = 210_000.0 + k as f64 * 100_000.0;
+                total += 1;
+                let mut d = TrendDetector::new(trend);
+                let hit = s.extended(at + 3_600_000.0).into_iter().find_map(|(t, v)| {
+                    let leaked = if t > at { shape((t - at) / 1000.0) * reference } else { 0.0 };
+                    d.observe(v + leaked as u64, t).map(|_| t)
+                });
+                // A report before the leak starts is a false alarm, not a catch.
+                delays.extend(hit.filter(|&t| t > at).map(|t| t - at));
+            }
+        }
+        delays.sort_by(|a, b| a.total_cmp(b));
+        let (m, slowest) = match (delays.get(delays.len() / 2), delays.last()) {
+            (Some(&m), Some(&l)) => (fmt_s(m), fmt_s(l)),
+            _ => ("-".into(), "-".into()),
+        };
+        println!("| {label} | {}/{total} | {m} | {slowest} |", delays.len());
+    }
     // Cost per observation, the detector alone (series built beforehand), median of 5 passes.
     let long: Vec<(f64, u64)> = series.iter().flat_map(|s| s.extended(4.0 * 3_600_000.0)).enumerate().map(|(i, (_, v))| (i as f64 * 400.0, v)).collect();
     let time = |f: &mut dyn FnMut(u64, f64) -> bool| {
