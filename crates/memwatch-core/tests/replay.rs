@@ -7,19 +7,19 @@ use memwatch_core::replay::{median_p95, run, Series, Which, RATES};
 use memwatch_core::trend::{TrendConfig, TrendDetector};
 
 fn fixtures() -> Vec<Series> {
-    fixtures_in(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/series"))
+    let series = fixtures_in(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/series"));
+    assert!(series.len() >= 8, "recorded series: {}", series.len());
+    series
 }
 
 fn fixtures_in(dir: &str) -> Vec<Series> {
     let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
-    let series: Vec<Series> = paths
+    paths
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .map(|p| Series::parse(&p.file_stem().unwrap().to_string_lossy(), &std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect();
-    assert!(series.len() >= 4, "recorded series in {dir}: {}", series.len());
-    series
+        .collect()
 }
 
 const TREND: Which = Which::Trend(TrendConfig {
