@@ -90,7 +90,9 @@ declare namespace memwatch {
     kind: 'heap';
     /**
      * Only with `allocationSamplingBytes` set: the allocation stacks whose sampled live bytes
-     * grew most over the episode, most first (at most 10).
+     * grew most over the episode (from `start`, or 2 minutes before `end` when that is earlier),
+     * counting only objects that have been through a full GC (and over two minutes or more,
+     * only objects at least a minute old), most first (at most 10).
      */
     sites?: AllocationSite[];
   }
@@ -193,6 +195,12 @@ declare namespace memwatch {
   interface AllocationSite extends SiteFrame {
     /** Growth of the live bytes V8 estimates this stack allocated, over the episode. */
     bytes: number;
+    /**
+     * Of `bytes`, those V8 sampled in a caller's frame. V8 records physical frames only, so once
+     * this function is inlined into its caller, its allocations are sampled there; such a caller
+     * that grew is counted here (0 when none).
+     */
+    callerBytes: number;
     /** Innermost first, at most 8. */
     frames: SiteFrame[];
     /** `handle (/srv/app.js:12:3) <- route (/srv/app.js:40:5)`. */

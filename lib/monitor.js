@@ -27,13 +27,16 @@ const history = [];
 let fullGcs = 0;
 
 // Allocation sampling (`allocationSamplingBytes`): V8's sampling heap profiler runs while the
-// option is on and someone watches for leaks; its live tree is captured at most once per
-// CAPTURE_MS, on full GCs, so a 'leak' can say which stacks grew over its episode.
-const CAPTURE_MS = 1000;
+// option is on and someone watches for leaks; its live tree is read on full GCs, so a 'leak' can
+// say which stacks grew over its episode. A read counts only samples older than the previous
+// full GC's read (young objects are left out, garbage or not), so reads follow the GCs closely:
+// on every full GC, unless the reads would cost more than READ_BUDGET (0.2%) of the time between them.
+const READ_BUDGET = 0.002;
 const SITES = 10;
 let samplingBytes = 0;
 let samplingOn = false;
-let lastCapture = 0;
+let nextCapture = 0;
+let readMs = 0; // smoothed cost of a read: one slow read (the first, a busy moment) skips few
 
 function applySampling() {
   const want = samplingBytes > 0 && native.isMonitoring() && leakWatchWanted();
@@ -47,17 +50,20 @@ function applySampling() {
     samplingOn = false;
     process.emitWarning(e.message, 'MemwatchWarning');
   }
-  if (!samplingOn) lastCapture = 0;
+  if (!samplingOn) nextCapture = readMs = 0;
 }
 
 function capture(now) {
-  if (!samplingOn || now - lastCapture < CAPTURE_MS) return;
-  lastCapture = now;
+  if (!samplingOn || now < nextCapture) return;
+  const began = process.hrtime.bigint();
   try {
     native.samplingCapture(now);
   } catch {
     // The profiler was stopped under us (an inspector session): the event goes on without sites.
   }
+  const tookMs = Number(process.hrtime.bigint() - began) / 1e6;
+  readMs = readMs === 0 ? tookMs : 0.8 * readMs + 0.2 * tookMs;
+  nextCapture = now + readMs / READ_BUDGET;
 }
 
 function deliver(kind, values, reason) {
@@ -79,7 +85,7 @@ function deliver(kind, values, reason) {
     const leak = leakFromNative(values, reason);
     if (samplingOn) {
       try {
-        leak.sites = native.samplingSites(leak.start.getTime(), SITES);
+        leak.sites = native.samplingSites(leak.start.getTime(), leak.end.getTime(), SITES);
       } catch {
         leak.sites = [];
       }
@@ -237,7 +243,7 @@ function setOptions(options) {
   native.setOptions(next);
   if (sampling !== samplingBytes) {
     samplingBytes = sampling;
-    lastCapture = 0;
+    nextCapture = 0;
     applySampling();
   }
   return getOptions();

@@ -40,6 +40,8 @@ pub struct Monitor {
     /// Used heap at the prologue of the full GC in progress.
     used_before_full_gc: Cell<Option<u64>>,
     suppressed: Cell<u32>,
+    /// Full GCs seen by the hook, HeapDiff's own included (allocation sampling's survivor cutoff).
+    full_gcs: Cell<u64>,
     sink: RefCell<Option<EventSink>>,
     hook: RefCell<Option<GcHook>>,
     cleanup_registered: Cell<bool>,
@@ -58,6 +60,7 @@ impl Monitor {
             started_ns: Cell::new([0; 5]),
             used_before_full_gc: Cell::new(None),
             suppressed: Cell::new(0),
+            full_gcs: Cell::new(0),
             sink: RefCell::new(None),
             hook: RefCell::new(None),
             cleanup_registered: Cell::new(false),
@@ -120,6 +123,11 @@ impl Monitor {
         self.engine.try_borrow().map(|e| e.gc_count()).unwrap_or(0)
     }
 
+    /// Full GCs the hook has seen since it was first installed, all of them counted.
+    pub fn full_gcs(&self) -> u64 {
+        self.full_gcs.get()
+    }
+
     pub fn leak_in_episode(&self) -> bool {
         self.engine.try_borrow().map(|e| e.leak_in_episode()).unwrap_or(false)
     }
@@ -180,6 +188,9 @@ impl GcListener for Monitor {
                 let started = self.started_ns.get()[slot];
                 let duration_ns = if started == 0 { 0 } else { info.monotonic_ns.saturating_sub(started) };
                 let is_full = info.kinds & GcKind::MarkSweepCompact.bit() != 0;
+                if is_full {
+                    self.full_gcs.set(self.full_gcs.get().wrapping_add(1));
+                }
                 let event = GcEvent {
                     kinds: info.kinds,
                     duration_ns,

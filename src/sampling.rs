@@ -6,11 +6,11 @@
 
 use std::cell::RefCell;
 
-use memwatch_core::sites::{frame_text, Frame, SiteHistory};
+use memwatch_core::sites::{base_ms, frame_text, Frame, SiteHistory};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::monitor::current_isolate;
+use crate::monitor::{current_isolate, Monitor};
 
 /// Frames V8 records per sample (its default): deep enough to reach the program's own code
 /// from inside node's internals.
@@ -55,15 +55,27 @@ pub fn sampling_configure(interval_bytes: f64) -> Result<bool> {
 
 /// Records the live sampled tree at `now_ms` (ms since the epoch, as 'leak' dates are).
 #[napi]
-pub fn sampling_capture(now_ms: f64) -> Result<bool> {
+pub fn sampling_capture(env: Env, now_ms: f64) -> Result<bool> {
     let isolate = current_isolate()?;
+    let gc = Monitor::of(&env)?.full_gcs();
     SAMPLING.with(|s| {
         let mut s = s.borrow_mut();
         let Some((_, history)) = s.as_mut() else { return Ok(false) };
-        let nodes = isolate.sampling_profile().map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
-        history.capture(nodes, now_ms);
+        let cutoff = history.cutoff(gc);
+        let (nodes, max_id) = read(&isolate, history, gc, cutoff)?;
+        history.capture(nodes, now_ms, max_id);
         Ok(true)
     })
+}
+
+/// Reads the live tree after full GC number `gc`, counting only samples no newer than `cutoff`;
+/// returns it and the newest sample id alive.
+fn read(isolate: &crate::v8::Isolate, history: &mut SiteHistory, gc: u64, cutoff: u64) -> Result<(Vec<memwatch_core::sites::RawNode>, u64)> {
+    let (nodes, max_id) = isolate.sampling_profile(cutoff).map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
+    // What a capture after this GC counts stays what it would have been (the survivors).
+    let survivors = history.cutoff(gc);
+    history.note_read(gc, survivors, max_id);
+    Ok((nodes, max_id))
 }
 
 #[napi(object)]
@@ -83,6 +95,9 @@ pub struct AllocationSite {
     pub column: u32,
     /// Growth of the live bytes V8 estimates this stack allocated, over the episode.
     pub bytes: f64,
+    /// Of `bytes`, those V8 sampled in a caller's frame: code inlined into it (see
+    /// `memwatch_core::sites`); 0 when none.
+    pub caller_bytes: f64,
     pub frames: Vec<SiteFrame>,
     /// `fn (script:line:col) <- caller (...)`, innermost first.
     pub text: String,
@@ -92,15 +107,18 @@ fn site_frame(f: &Frame) -> SiteFrame {
     SiteFrame { function: f.function.clone(), script: f.script.clone(), line: f.line, column: f.column }
 }
 
-/// The `top` stacks whose sampled live bytes grew most since `start_ms`; empty when sampling is off.
+/// The `top` stacks whose sampled live bytes grew most over the leak episode from `start_ms` to
+/// `end_ms` (two minutes at least: `memwatch_core::sites::base_ms`); empty when sampling is off.
 #[napi]
-pub fn sampling_sites(start_ms: f64, top: u32) -> Result<Vec<AllocationSite>> {
+pub fn sampling_sites(env: Env, start_ms: f64, end_ms: f64, top: u32) -> Result<Vec<AllocationSite>> {
     let isolate = current_isolate()?;
+    let gc = Monitor::of(&env)?.full_gcs();
     SAMPLING.with(|s| {
         let mut s = s.borrow_mut();
         let Some((_, history)) = s.as_mut() else { return Ok(Vec::new()) };
-        let nodes = isolate.sampling_profile().map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
-        let sites = history.growth(nodes, start_ms, top as usize, FRAMES);
+        let cutoff = history.episode_cutoff(start_ms, end_ms, gc);
+        let (nodes, _) = read(&isolate, history, gc, cutoff)?;
+        let sites = history.growth(nodes, base_ms(start_ms, end_ms), top as usize, FRAMES);
         Ok(sites
             .into_iter()
             .map(|site| AllocationSite {
@@ -109,6 +127,7 @@ pub fn sampling_sites(start_ms: f64, top: u32) -> Result<Vec<AllocationSite>> {
                 line: site.frame.line,
                 column: site.frame.column,
                 bytes: site.bytes as f64,
+                caller_bytes: site.caller_bytes as f64,
                 text: site.frames.iter().map(frame_text).collect::<Vec<_>>().join(" <- "),
                 frames: site.frames.iter().map(site_frame).collect(),
             })

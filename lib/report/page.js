@@ -162,7 +162,11 @@
     var sites = data.leak.sites || [];
     section('The leak', [el('p', { text: data.leak.reason }), sites.length ? table([
       { key: 'bytes', label: 'live bytes grown', num: 1, fmt: bytes }, { key: 'where', label: 'allocated in' }, { key: 'text', label: 'stack (innermost first)' }],
-      sites.map(function (s) { s.where = s.script ? s.function + ' at ' + s.script + ':' + s.line + ':' + s.column : s.function; return s; }), 'bytes')
+      sites.map(function (s) {
+        s.where = s.script ? s.function + ' at ' + s.script + ':' + s.line + ':' + s.column : s.function;
+        if (s.callerBytes > 0) s.where += ' (' + bytes(s.callerBytes) + ' sampled in its callers, where it was inlined)';
+        return s;
+      }), 'bytes')
       : el('p', { class: 'muted', text: data.leak.sites ? 'No sampled allocation site grew over the episode.' : 'Allocation sites: set memwatch.setOptions({ allocationSamplingBytes: 524288 }) to have them.' })]);
   }
   if (data.kind === 'analyze') {

@@ -92,7 +92,7 @@ extern "C" {
     fn mw_allocation_tracking(isolate: *mut c_void, on: i32);
     fn mw_sampling_start(isolate: *mut c_void, interval: u64, depth: i32) -> i32;
     fn mw_sampling_stop(isolate: *mut c_void);
-    fn mw_sampling_profile(isolate: *mut c_void, f: SiteFn, ctx: *mut c_void) -> i64;
+    fn mw_sampling_profile(isolate: *mut c_void, cutoff: u64, max_id: *mut u64, f: SiteFn, ctx: *mut c_void) -> i64;
     fn mw_snapshot_walk(
         isolate: *mut c_void,
         name_mask: u32,
@@ -175,8 +175,9 @@ impl Isolate {
         unsafe { mw_sampling_stop(self.raw.as_ptr()) }
     }
 
-    /// The sampling heap profiler's call tree of live sampled allocations, parents first.
-    pub fn sampling_profile(&self) -> Result<Vec<RawNode>, String> {
+    /// The sampling heap profiler's call tree of live sampled allocations, parents first, each
+    /// node's bytes counting only samples with an id at most `cutoff`; and the newest sample id.
+    pub fn sampling_profile(&self, cutoff: u64) -> Result<(Vec<RawNode>, u64), String> {
         unsafe extern "C" fn on_site(
             ctx: *mut c_void,
             id: u32,
@@ -204,13 +205,14 @@ impl Isolate {
             out.push(node);
         }
         let mut nodes: Vec<RawNode> = Vec::new();
-        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_site` never unwinds
-        // and `nodes` outlives the call.
-        let count = unsafe { mw_sampling_profile(self.raw.as_ptr(), on_site, &mut nodes as *mut Vec<RawNode> as *mut c_void) };
+        let mut max_id: u64 = 0;
+        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_site` never unwinds;
+        // `nodes` and `max_id` outlive the call.
+        let count = unsafe { mw_sampling_profile(self.raw.as_ptr(), cutoff, &mut max_id, on_site, &mut nodes as *mut Vec<RawNode> as *mut c_void) };
         if count < 0 {
             return Err("V8's sampling heap profiler is not running".into());
         }
-        Ok(nodes)
+        Ok((nodes, max_id))
     }
 
     /// Takes a heap snapshot and deletes it unread: the floor HeapDiff is benchmarked against.

@@ -256,14 +256,50 @@ void mw_sampling_stop(void* isolate) {
   static_cast<v8::Isolate*>(isolate)->GetHeapProfiler()->StopSamplingHeapProfiler();
 }
 
+// Per-node bytes of the samples with an id at most `cutoff`, sorted by node id for bsearch.
+struct NodeBytes {
+  uint32_t node_id;
+  uint64_t bytes;
+};
+
+static int cmp_node_bytes(const void* a, const void* b) {
+  const uint32_t x = static_cast<const NodeBytes*>(a)->node_id, y = static_cast<const NodeBytes*>(b)->node_id;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 // Reads the sampling heap profiler's live profile and calls `fn` for every node of its call
-// tree, depth-first without recursion. Returns the node count, or -1 when the profiler is not
-// running or memory ran out.
-int64_t mw_sampling_profile(void* isolate_ptr, mw_site_fn fn, void* ctx) {
+// tree, depth-first without recursion. A node's bytes count only its samples whose id is at
+// most `cutoff` (ids grow with allocation time: the caller passes the newest id it saw before
+// the last full GC, so that young objects not yet through one, garbage or not, are left out);
+// `*max_id` receives the newest sample id alive. Returns the node count, or -1 when the
+// profiler is not running or memory ran out.
+int64_t mw_sampling_profile(void* isolate_ptr, uint64_t cutoff, uint64_t* max_id, mw_site_fn fn, void* ctx) {
   v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
   v8::HandleScope scope(isolate);
   v8::AllocationProfile* profile = isolate->GetHeapProfiler()->GetAllocationProfile();
   if (profile == nullptr) return -1;
+  *max_id = 0;
+  const std::vector<v8::AllocationProfile::Sample>& samples = profile->GetSamples();
+  NodeBytes* per_node = static_cast<NodeBytes*>(malloc((samples.size() + 1) * sizeof(NodeBytes)));
+  size_t per_node_len = 0;
+  if (per_node != nullptr) {
+    for (const v8::AllocationProfile::Sample& sample : samples) {
+      if (sample.sample_id > *max_id) *max_id = sample.sample_id;
+      if (sample.sample_id > cutoff) continue;
+      per_node[per_node_len++] = NodeBytes{sample.node_id, static_cast<uint64_t>(sample.size) * sample.count};
+    }
+    qsort(per_node, per_node_len, sizeof(NodeBytes), cmp_node_bytes);
+    // Sum runs of the same node in place.
+    size_t out = 0;
+    for (size_t i = 0; i < per_node_len; i++) {
+      if (out > 0 && per_node[out - 1].node_id == per_node[i].node_id) {
+        per_node[out - 1].bytes += per_node[i].bytes;
+      } else {
+        per_node[out++] = per_node[i];
+      }
+    }
+    per_node_len = out;
+  }
   struct Item {
     v8::AllocationProfile::Node* node;
     uint32_t parent;
@@ -274,15 +310,15 @@ int64_t mw_sampling_profile(void* isolate_ptr, mw_site_fn fn, void* ctx) {
   char* name = static_cast<char*>(malloc(name_cap));
   char* script = static_cast<char*>(malloc(script_cap));
   int64_t count = 0;
-  bool ok = stack != nullptr && name != nullptr && script != nullptr;
+  bool ok = stack != nullptr && name != nullptr && script != nullptr && per_node != nullptr;
   if (ok) stack[len++] = Item{profile->GetRootNode(), 0};
   while (ok && len > 0) {
     const Item item = stack[--len];
     v8::AllocationProfile::Node* node = item.node;
     uint64_t self = 0;
-    for (const v8::AllocationProfile::Allocation& a : node->allocations) {
-      self += static_cast<uint64_t>(a.size) * static_cast<uint64_t>(a.count);
-    }
+    const NodeBytes key{node->node_id, 0};
+    const NodeBytes* found = per_node_len == 0 ? nullptr : static_cast<const NodeBytes*>(bsearch(&key, per_node, per_node_len, sizeof(NodeBytes), cmp_node_bytes));
+    if (found != nullptr) self = found->bytes;
     const size_t name_len = copy_utf8(isolate, node->name, &name, &name_cap);
     const size_t script_len = copy_utf8(isolate, node->script_name, &script, &script_cap);
     fn(ctx, node->node_id, item.parent, self, node->script_id, node->line_number, node->column_number,
@@ -304,6 +340,7 @@ int64_t mw_sampling_profile(void* isolate_ptr, mw_site_fn fn, void* ctx) {
   free(stack);
   free(name);
   free(script);
+  free(per_node);
   delete profile;
   return ok ? count : -1;
 }
