@@ -19,7 +19,9 @@
 //        httpPairRound), which takes out most of the machine's drift between runs (off:off, the
 //        noise floor, within +-2% instead of +-20% for runs one after the other). Modes: off, leak,
 //        base (prom-client and the OpenTelemetry SDK loaded and collected, a 'leak' listener, no
-//        memwatch metrics), on, sampling (a 'leak' listener with allocationSamplingBytes 524288).
+//        memwatch metrics), on, sampling (a 'leak' listener with allocationSamplingBytes 524288),
+//        noinline (sampling, in a node run with --no-turbo-inlining --no-maglev-inlining: what
+//        exact allocation sites cost, see README 'leak' sites).
 //   node bench/production.js --sequential [--modes leak,on]   fresh processes one after the other
 const http = require('node:http');
 const { spawn } = require('node:child_process');
@@ -27,9 +29,14 @@ const { median, runJson, arg, fmt } = require('./lib/stats');
 
 const ROOT = require('node:path').resolve(__dirname, '..');
 
+/** V8 flags a mode's child runs with. */
+const MODE_FLAGS = { noinline: ['--no-turbo-inlining', '--no-maglev-inlining'] };
+const flagsOf = (mode) => MODE_FLAGS[mode] || [];
+
 /** Turns everything on, as a production service would. Returns a scrape function. */
 function instrument(mode) {
   const memwatch = require(ROOT);
+  if (mode === 'noinline') mode = 'sampling';
   if (mode === 'leak' || mode === 'sampling') {
     // 'sampling': issue 13's allocation sampling at its recommended interval, on top of 'leak'.
     if (mode === 'sampling') memwatch.setOptions({ allocationSamplingBytes: 524288 });
@@ -149,7 +156,7 @@ function loadChild(ports, seconds) {
 /** Starts an HTTP server child in `mode`; resolves with { port, stop() -> { served, cpuUs } }. */
 function startServer(mode) {
   return new Promise((resolve, reject) => {
-    const server = spawn(process.execPath, [__filename, '--child', 'http-server', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, [...flagsOf(mode), __filename, '--child', 'http-server', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let started = false;
     server.on('error', reject);
@@ -192,10 +199,10 @@ async function httpPairRound(a, b, seconds, swap) {
 }
 
 /** Like runJson, without blocking the event loop (two children at once). */
-function runJsonAsync(script, args, { env = {}, prefix = [] } = {}) {
+function runJsonAsync(script, args, { env = {}, prefix = [], flags = [] } = {}) {
   return new Promise((resolve, reject) => {
     const cmd = prefix.length ? prefix[0] : process.execPath;
-    const argv = prefix.length ? [...prefix.slice(1), process.execPath, script, ...args] : [script, ...args];
+    const argv = prefix.length ? [...prefix.slice(1), process.execPath, ...flags, script, ...args] : [...flags, script, ...args];
     const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -216,7 +223,7 @@ function runJsonAsync(script, args, { env = {}, prefix = [] } = {}) {
  */
 async function gcPairRound(a, b, iterations, swap, pin) {
   const cores = swap ? ['1', '0'] : ['0', '1'];
-  const run = (mode, core) => runJsonAsync(__filename, ['--child', 'gc', mode, iterations], { prefix: pin ? ['taskset', '-c', core] : [] });
+  const run = (mode, core) => runJsonAsync(__filename, ['--child', 'gc', mode, iterations], { prefix: pin ? ['taskset', '-c', core] : [], flags: flagsOf(mode) });
   const [ra, rb] = swap ? (await Promise.all([run(b, cores[1]), run(a, cores[0])])).reverse() : await Promise.all([run(a, cores[0]), run(b, cores[1])]);
   return { a: { ms: ra.ms, cpu: ra.cpuMs }, b: { ms: rb.ms, cpu: rb.cpuMs } };
 }
@@ -259,7 +266,7 @@ async function pairedMain(workloads, rounds, seconds, iterations) {
 
 function httpRound(mode, seconds) {
   return new Promise((resolve, reject) => {
-    const server = spawn(process.execPath, [__filename, '--child', 'http-server', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(process.execPath, [...flagsOf(mode), __filename, '--child', 'http-server', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let started = false;
     server.stdout.on('data', (d) => {

@@ -40,8 +40,17 @@ memwatch.on('stats', (s) => {
 });
 memwatch.on('leak', (info) => {
   const entry = { at_s: (Date.now() - started) / 1000, full_gcs: fullGcs, growth: info.growth, reason: info.reason, window_s: (info.end - info.start) / 1000 };
-  // With allocationSamplingBytes: the top sites, as { function, script (basename), line, bytes }.
-  if (info.sites) entry.sites = info.sites.slice(0, 3).map((x) => ({ function: x.function, script: path.basename(x.script), line: x.line, bytes: x.bytes }));
+  // With allocationSamplingBytes: the top sites, as { function, script (basename), line, bytes,
+  // callerBytes, stack (innermost first, basenames) }.
+  if (info.sites)
+    entry.sites = info.sites.slice(0, 3).map((x) => ({
+      function: x.function,
+      script: path.basename(x.script),
+      line: x.line,
+      bytes: x.bytes,
+      callerBytes: x.callerBytes,
+      stack: x.frames.map((f) => `${f.function}@${path.basename(f.script)}:${f.line}`).join(' <- '),
+    }));
   leaks.push(entry);
   if (stopAtLeak) finish();
 });
@@ -82,7 +91,7 @@ server.listen(0, '127.0.0.1', () => {
   started = Date.now();
   // The load's request bound scales with the run (load.js's default, 5 million, ended a 600-s
   // memo-cache run alone at ~21,000 requests/s before its leak was judged).
-  load = fork(path.join(__dirname, 'load.js'), [url, String(seconds), '16', String(seconds * 50000)]);
+  load = fork(path.join(__dirname, 'load.js'), [url, String(seconds), '16', String(seconds * 50000)], { execArgv: [] }); // the service's V8 flags are its own
   load.on('exit', finish);
   setTimeout(finish, (seconds + 5) * 1000).unref();
 });

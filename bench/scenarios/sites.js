@@ -5,8 +5,11 @@
 // (a function the scenario names in `leakFunctions`, in the scenario's own file)?
 //
 //   node bench/scenarios/sites.js [--runs 3] [--jobs 3] [--bytes 524288] [--warmup-ms 30000] [--seconds 300]
+//        [--node-flags "--no-turbo-inlining --no-maglev-inlining"] [--out results.json]
 // The warm-up is shortened (the default is 3 minutes) so that a run takes about a minute: the
 // sites then cover less growth than they would in production, which makes this harder, not easier.
+// --node-flags runs each service with those V8 flags (turning inlining off names a leaking
+// function that would otherwise be inlined into its caller); --out keeps every run's top 3 sites.
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { arg } = require('../lib/stats');
@@ -17,11 +20,13 @@ const jobs = Number(arg('jobs', 3));
 const bytes = Number(arg('bytes', 524288));
 const warmup = Number(arg('warmup-ms', 30000));
 const seconds = Number(arg('seconds', 300));
+const nodeFlags = String(arg('node-flags', '')).split(' ').filter(Boolean);
+const out = arg('out', '');
 
 function runOne(name) {
   const options = JSON.stringify({ allocationSamplingBytes: bytes, leakWarmupMs: warmup });
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'run-one.js'), name, String(seconds), '--stop-at-leak', '--options', options], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeFlags, path.join(__dirname, 'run-one.js'), name, String(seconds), '--stop-at-leak', '--options', options], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => {
@@ -48,12 +53,13 @@ async function main() {
       const right = Boolean(top && top.script === `${name}.js` && scenario.leakFunctions.includes(top.function));
       const inFile = Boolean(top && top.script === `${name}.js`);
       const inTop3 = Boolean(leak && leak.sites && leak.sites.some((x) => x.script === `${name}.js` && scenario.leakFunctions.includes(x.function)));
-      results.push({ name, caught: Boolean(leak), right, inFile, inTop3, top, at: leak && leak.at_s });
+      results.push({ name, caught: Boolean(leak), right, inFile, inTop3, top, at: leak && leak.at_s, sites: leak && leak.sites });
       process.stderr.write(`${name}: ${leak ? `leak at ${leak.at_s.toFixed(0)} s, top site ${top ? `${top.function} (${top.script}:${top.line}, ${(top.bytes / 1048576).toFixed(1)} MB)` : 'none'} ${right ? 'RIGHT' : 'WRONG'}` : 'no leak'}\n`);
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
-  console.log(`allocation sampling accuracy, every ${bytes} B, node ${process.version}, ${runs} runs of ${LEAKS.length} leak scenarios (warm-up ${warmup} ms)`);
+  if (out) require('node:fs').writeFileSync(out, JSON.stringify(results, null, 1));
+  console.log(`allocation sampling accuracy, every ${bytes} B, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}, ${runs} runs of ${LEAKS.length} leak scenarios (warm-up ${warmup} ms)`);
   console.log('scenario         caught  top site is the leak  top site in its file  leak in the top 3   top sites seen');
   for (const name of LEAKS) {
     const rs = results.filter((r) => r.name === name);
