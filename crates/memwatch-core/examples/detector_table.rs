@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use memwatch_core::leak::{LeakConfig, LeakDetector};
 use memwatch_core::trend::TrendDetector;
-use memwatch_core::replay::{median_p95, run, Series, Which, RATES};
+use memwatch_core::replay::{median_p95, run, Series, Shape, Which, RATES};
 use memwatch_core::trend::TrendConfig;
 
 fn arg(name: &str) -> Option<String> {
@@ -68,7 +68,7 @@ fn main() {
                         let at = 210_000.0 + k as f64 * scaled.duration_ms() * 0.35;
                         let points = scaled.extended(at + horizon);
                         total += 1;
-                        if let (_, Some(d)) = run(which, &points, reference, Some((rate, at))) {
+                        if let (_, Some(d)) = run(which, &points, reference, Some((&rate, at))) {
                             delays.push(d);
                         }
                     }
@@ -98,7 +98,7 @@ fn main() {
                     let scaled = s.thinned(k);
                     let points = scaled.extended(horizon);
                     total += 1;
-                    if let (_, Some(d)) = run(*which, &points, scaled.median_heap(), Some((*rate, 0.0))) {
+                    if let (_, Some(d)) = run(*which, &points, scaled.median_heap(), Some((rate, 0.0))) {
                         delays.push(d);
                     }
                 }
@@ -114,33 +114,35 @@ fn main() {
     println!("\nLeaks of other shapes (trend detector, delay from the leak's start):\n");
     println!("| leak shape (of the median heap) | caught | median | slowest |");
     println!("|---|---|---|---|");
-    let shapes: [(&str, fn(f64) -> f64); 4] = [
-        ("a 5% step every 60 s", |t| 0.05 * (t / 60.0).floor()),
-        ("bursts: 10%/min for 20 s of every 60 s", |t| {
-            let cycles = (t / 60.0).floor();
-            0.10 / 3.0 * cycles + 0.10 / 60.0 * (t - cycles * 60.0).min(20.0)
-        }),
-        ("20%/min, halving every 10 min", |t| {
-            let half_life = 600.0 / std::f64::consts::LN_2;
-            0.20 / 60.0 * half_life * (1.0 - (-t / half_life).exp())
-        }),
-        ("1%/min, 10% faster every 2 min", |t| 0.01 / 60.0 * t * (1.0 + 0.1 * t / 120.0)),
+    let shapes = [
+        Shape { label: "a 5% step every 60 s", fraction: |t| 0.05 * (t / 60.0).floor() },
+        Shape {
+            label: "bursts: 10%/min for 20 s of every 60 s",
+            fraction: |t| {
+                let cycles = (t / 60.0).floor();
+                0.10 / 3.0 * cycles + 0.10 / 60.0 * (t - cycles * 60.0).min(20.0)
+            },
+        },
+        Shape {
+            label: "20%/min, halving every 10 min",
+            fraction: |t| {
+                let half_life = 600.0 / std::f64::consts::LN_2;
+                0.20 / 60.0 * half_life * (1.0 - (-t / half_life).exp())
+            },
+        },
+        Shape { label: "1%/min, 10% faster every 2 min", fraction: |t| 0.01 / 60.0 * t * (1.0 + 0.1 * t / 120.0) },
     ];
-    for (label, shape) in shapes {
+    for shape in &shapes {
         let mut delays = Vec::new();
         let mut total = 0;
         for s in &series {
-            let reference = s.median_heap();
             for k in 0..3 {
                 let at = 210_000.0 + k as f64 * 100_000.0;
                 total += 1;
-                let mut d = TrendDetector::new(trend);
-                let hit = s.extended(at + 3_600_000.0).into_iter().find_map(|(t, v)| {
-                    let leaked = if t > at { shape((t - at) / 1000.0) * reference } else { 0.0 };
-                    d.observe(v + leaked as u64, t).map(|_| t)
-                });
-                // A report before the leak starts is a false alarm, not a catch.
-                delays.extend(hit.filter(|&t| t > at).map(|t| t - at));
+                let points = s.extended(at + 3_600_000.0);
+                if let (_, Some(d)) = run(Which::Trend(trend), &points, s.median_heap(), Some((shape, at))) {
+                    delays.push(d);
+                }
             }
         }
         delays.sort_by(|a, b| a.total_cmp(b));
@@ -148,7 +150,7 @@ fn main() {
             (Some(&m), Some(&l)) => (fmt_s(m), fmt_s(l)),
             _ => ("-".into(), "-".into()),
         };
-        println!("| {label} | {}/{total} | {m} | {slowest} |", delays.len());
+        println!("| {} | {}/{total} | {m} | {slowest} |", shape.label, delays.len());
     }
     // Cost per observation, the detector alone (series built beforehand), median of 5 passes.
     let long: Vec<(f64, u64)> = series.iter().flat_map(|s| s.extended(4.0 * 3_600_000.0)).enumerate().map(|(i, (_, v))| (i as f64 * 400.0, v)).collect();

@@ -5,8 +5,9 @@
 //! `fixtures/series/`): one line per full GC, `<ms since start> <used heap after the GC>`,
 //! `#` comments first. A control series is made as long as needed by playing the recording once
 //! (warm-up included) and then its second half back and forth (forward, reversed, forward...),
-//! which keeps its noise and its GC rhythm without adding jumps. A leak is injected by adding a
-//! linear ramp from a chosen moment: `rate` × the series' median heap per minute.
+//! which keeps its noise and its GC rhythm without adding jumps. A leak is injected by adding, from
+//! a chosen moment, a linear ramp (`Rate`: a fraction of the series' median heap per minute) or
+//! any other shape (`Shape`).
 //! Not here: what a good detector is (see `trend`), or the live runs (`npm run scenarios`).
 
 use crate::leak::{LeakConfig, LeakDetector};
@@ -164,18 +165,45 @@ pub const RATES: [Rate; 5] = [
     Rate { label: "10%/hour", fraction: 0.10, per_ms: 3_600_000.0 },
 ];
 
-/// Runs `which` over `points` with a leak of `rate` starting at `leak_at_ms` (None: no leak).
+/// A leak to inject into a series.
+pub trait Leak {
+    /// The bytes it has added `since_ms` after it started, to a series whose median heap is
+    /// `reference`.
+    fn leaked(&self, since_ms: f64, reference: f64) -> f64;
+}
+
+impl Leak for Rate {
+    fn leaked(&self, since_ms: f64, reference: f64) -> f64 {
+        self.fraction * reference * since_ms / self.per_ms
+    }
+}
+
+/// A leak of any shape (steps, bursts, fading, speeding up): `fraction(seconds since its start)`
+/// of the median heap.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub label: &'static str,
+    pub fraction: fn(f64) -> f64,
+}
+
+impl Leak for Shape {
+    fn leaked(&self, since_ms: f64, reference: f64) -> f64 {
+        (self.fraction)(since_ms / 1000.0) * reference
+    }
+}
+
+/// Runs `which` over `points` with `leak` starting at its time (None: no leak).
 /// Returns (false alarms before the leak, ms from the leak's start to the first report after it).
-pub fn run(which: Which, points: &[(f64, u64)], reference: f64, rate: Option<(Rate, f64)>) -> (u32, Option<f64>) {
+pub fn run(which: Which, points: &[(f64, u64)], reference: f64, leak: Option<(&dyn Leak, f64)>) -> (u32, Option<f64>) {
     let mut d = which.build();
     let mut false_alarms = 0;
     for &(t, v) in points {
-        let leaked = match rate {
-            Some((r, at)) if t > at => (r.fraction * reference * (t - at) / r.per_ms) as u64,
+        let leaked = match leak {
+            Some((l, at)) if t > at => l.leaked(t - at, reference) as u64,
             _ => 0,
         };
         if d.feed(v.saturating_add(leaked), t) {
-            match rate {
+            match leak {
                 Some((_, at)) if t > at => return (false_alarms, Some(t - at)),
                 _ => {
                     if std::env::var_os("REPLAY_VERBOSE").is_some() {

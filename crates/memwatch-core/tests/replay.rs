@@ -66,7 +66,7 @@ fn every_leak_rate_is_caught_within_its_claimed_median_delay() {
                 let horizon = if rate.per_ms > 60_000.0 { 4.0 * 3_600_000.0 } else { 3_600_000.0 };
                 let points = s.extended(at + horizon);
                 total += 1;
-                let (alarms, delay) = run(TREND, &points, reference, Some((rate, at)));
+                let (alarms, delay) = run(TREND, &points, reference, Some((&rate, at)));
                 assert_eq!(alarms, 0, "{} before a {} leak", s.name, rate.label);
                 delays.extend(delay);
             }
