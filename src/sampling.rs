@@ -72,9 +72,7 @@ pub fn sampling_capture(env: Env, now_ms: f64) -> Result<bool> {
 /// returns it and the newest sample id alive.
 fn read(isolate: &crate::v8::Isolate, history: &mut SiteHistory, gc: u64, cutoff: u64) -> Result<(Vec<memwatch_core::sites::RawNode>, u64)> {
     let (nodes, max_id) = isolate.sampling_profile(cutoff).map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
-    // What a capture after this GC counts stays what it would have been (the survivors).
-    let survivors = history.cutoff(gc);
-    history.note_read(gc, survivors, max_id);
+    history.note_read(gc, max_id);
     Ok((nodes, max_id))
 }
 

@@ -179,12 +179,13 @@ impl SiteHistory {
         }
     }
 
-    /// Records a read made after full GC number `gc` with `cutoff`, which saw sample ids up to
-    /// `max_id`.
-    pub fn note_read(&mut self, gc: u64, cutoff: u64, max_id: u64) {
+    /// Records a read made after full GC number `gc`, which saw sample ids up to `max_id`.
+    pub fn note_read(&mut self, gc: u64, max_id: u64) {
         if self.survivors.read_gc != Some(gc) {
+            // The first read after this GC: what it (and any later one after the same GC) may
+            // count is what had been seen before it.
+            self.survivors.used = self.survivors.seen;
             self.survivors.read_gc = Some(gc);
-            self.survivors.used = cutoff;
         }
         self.survivors.seen = self.survivors.seen.max(max_id);
     }
@@ -300,21 +301,7 @@ impl SiteHistory {
     /// Reads the tree at `now_ms` (it becomes the newest frames) and returns the `top` stacks
     /// whose bytes grew most since the newest capture at or before `start_ms` (the oldest one
     /// when none is that old; nothing, i.e. all live bytes, when there is no capture at all).
-    /// Sites are measured over at least this span before the 'leak' event, even when the detector's
-/// window is shorter ([`base_ms`]).
-pub const MIN_SPAN_MS: f64 = 120_000.0;
-
-/// Since when a 'leak' whose window runs from `start_ms` to `end_ms` measures its sites: the
-/// window's start, or `MIN_SPAN_MS` before its end when the window is shorter. A fast leak is
-/// caught within seconds (a 13-s window), and over so short a span the sampled live bytes of a
-/// service's medium-lived data (requests in flight, TTL caches) swing as much as the leak grows:
-/// live, an in-flight request's rows 'grew' 35 MB against the leak's 26 MB. A leak's sampled
-/// bytes only accumulate, so over two minutes it stands well clear of that noise.
-pub fn base_ms(start_ms: f64, end_ms: f64) -> f64 {
-    start_ms.min(end_ms - MIN_SPAN_MS)
-}
-
-/// A growing caller is folded into the callee below it that grew most (see the module's
+    /// A growing caller is folded into the callee below it that grew most (see the module's
     /// notes on inlining). Stacks that print alike (same frames after truncation) are merged.
     pub fn growth(&mut self, nodes: Vec<RawNode>, start_ms: f64, top: usize, max_frames: usize) -> Vec<Site> {
         let now = capture_of(&nodes, f64::INFINITY, 0);
@@ -555,14 +542,14 @@ mod tests {
         let mut h = SiteHistory::new(4);
         // Before any read nothing is known to have survived.
         assert_eq!(h.cutoff(1), 0);
-        h.note_read(1, 0, 500);
+        h.note_read(1, 500);
         // After the next full GC, everything the first read saw has been through one.
         assert_eq!(h.cutoff(2), 500);
-        h.note_read(2, 500, 900);
+        h.note_read(2, 900);
         // A second read after the same GC (the 'leak' right after a capture) keeps its cutoff:
         // samples 501-900 are as young as they were.
         assert_eq!(h.cutoff(2), 500);
-        h.note_read(2, 500, 950);
+        h.note_read(2, 950);
         assert_eq!(h.cutoff(3), 950);
         // A GC count that jumps (GCs without reads) changes nothing about what is known.
         assert_eq!(h.cutoff(40), 950);
@@ -570,27 +557,25 @@ mod tests {
         assert_eq!(h.cutoff(41), 0, "sample ids start over with the profiler");
     }
 
+    /// A reading every 10 s from t = 0 to `last_s`, each after its own full GC (number i + 1);
+    /// sample ids grow by 100 per 10 s.
+    fn readings(last_s: u32) -> SiteHistory {
+        let mut h = SiteHistory::new(64);
+        for i in 0..=last_s / 10 {
+            let max_id = u64::from(i) * 100 + 100;
+            h.note_read(u64::from(i) + 1, max_id);
+            h.capture(tree(0, 0, 0), f64::from(i) * 10_000.0, max_id);
+        }
+        h
+    }
+
     #[test]
     fn over_two_minutes_or_more_only_samples_a_minute_old_count() {
-        let mut h = SiteHistory::new(64);
-        // A reading every 10 s from t = 0; sample ids grow by 100 per 10 s.
-        for i in 0..=30u32 {
-            let t = f64::from(i) * 10_000.0;
-            let gc = u64::from(i) + 1;
-            let cutoff = h.cutoff(gc);
-            h.note_read(gc, cutoff, u64::from(i) * 100 + 100);
-            h.capture(tree(0, 0, 0), t, u64::from(i) * 100 + 100);
-        }
         // A 'leak' at 300 s whose window began at 280 s: the sites are measured from 180 s (two
         // minutes before the end); samples newer than the reading at 240 s (id 2,500) do not count.
-        assert_eq!(h.episode_cutoff(280_000.0, 300_000.0, 31), 2_500);
+        assert_eq!(readings(300).episode_cutoff(280_000.0, 300_000.0, 31), 2_500);
         // The same at 100 s, when fewer than two minutes of readings exist: survivors only.
-        let mut young = SiteHistory::new(64);
-        for i in 0..=10u32 {
-            let gc = u64::from(i) + 1;
-            young.note_read(gc, young.cutoff(gc), u64::from(i) * 100 + 100);
-            young.capture(tree(0, 0, 0), f64::from(i) * 10_000.0, u64::from(i) * 100 + 100);
-        }
+        let young = readings(100);
         assert_eq!(young.episode_cutoff(90_000.0, 100_000.0, 12), young.cutoff(12));
         assert_eq!(young.cutoff(12), 1_100);
         // Nothing captured yet: survivors only (nothing).
