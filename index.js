@@ -7,12 +7,28 @@
 
 const native = require('./lib/native.js');
 const monitor = require('./lib/monitor.js');
-const analysis = require('./lib/analysis.js');
-const snapshots = require('./lib/snapshots.js');
 const { HeapDiff } = require('./lib/heapdiff.js');
-const leakTests = require('./lib/leaktest.js');
 const resources = require('./lib/resources.js');
-const metrics = require('./lib/metrics.js');
+
+// Leak tests, snapshots, analysis and metrics load on first use. Loading code allocates, and a
+// program's first seconds of allocation steer V8's GC schedule for the rest of its life: eagerly
+// loaded (node:assert, node:v8 and ~1,000 lines), they made an allocation-heavy loop run a third
+// mark-compact with 7% more CPU, with or without a listener (docs/benchmarks.md, bench:gc).
+function lazy(file, name) {
+  return {
+    [name](...args) {
+      return require(file)[name](...args);
+    },
+  }[name];
+}
+const analysis = {};
+for (const name of ['analyze', 'analyzeAsync', 'analyzeText', 'diffSnapshots', 'findLeaks', 'diffSnapshotsText', 'findLeaksText']) {
+  analysis[name] = lazy('./lib/analysis.js', name);
+}
+const snapshots = {};
+for (const name of ['writeSnapshot', 'snapshotOnSignal', 'snapshotOnLeak', 'htmlReport']) snapshots[name] = lazy('./lib/snapshots.js', name);
+const leakTests = { leakTest: lazy('./lib/leaktest.js', 'leakTest'), assertNoLeak: lazy('./lib/leaktest.js', 'assertNoLeak') };
+const metrics = { prometheus: lazy('./lib/metrics.js', 'prometheus'), openTelemetry: lazy('./lib/metrics.js', 'openTelemetry') };
 
 const memwatch = monitor.memwatch;
 
