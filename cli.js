@@ -18,6 +18,8 @@ commands:
                                  snapshots, by node id (DevTools' Comparison view)
   leaks <base> <target> <final>  objects allocated between base and target that are still
                                  alive in final, grouped by the retainer path that holds them
+  report <file.json>             a near-limit report (memwatch.reportNearLimit): the leak, the
+                                 limits, what grew by constructor, sites, the heap over time
 
 options:
   --json          the report as JSON
@@ -27,7 +29,7 @@ options:
 
 Progress (phase and percent) shows on stderr when it is a terminal.`;
 
-const ARITY = { analyze: 1, diff: 2, leaks: 3 };
+const ARITY = { analyze: 1, diff: 2, leaks: 3, report: 1 };
 
 function parse(argv) {
   const [command, ...rest] = argv;
@@ -77,6 +79,12 @@ function main(argv) {
   try {
     const opts = { top: o.top, progress };
     const [a, b, c] = o.files;
+    if (command === 'report') {
+      const nearLimit = require('./lib/nearlimit.js');
+      const data = nearLimit.readReport(a);
+      process.stdout.write(o.json ? `${JSON.stringify(data)}\n` : nearLimit.reportText(data, o.top));
+      return 0;
+    }
     if (!o.json && !o.html) {
       // Text only: each command's own (native) text renderer, one analysis.
       if (command === 'analyze') process.stdout.write(memwatch.analyzeText(a, { ...opts, timings: o.timings }));

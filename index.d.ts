@@ -82,12 +82,19 @@ declare namespace memwatch {
     reason: string;
     /** Growth rate of the trend, bytes per second. */
     rate: number;
-    /** V8's heap limit, bytes. */
+    /**
+     * The limit that will stop the heap, bytes: V8's heap limit, or, when the memory outside the
+     * heap leaves it less under a container's limit, what the container leaves it (`limitKind`).
+     */
     heapLimit: number;
+    /** Which limit `heapLimit` is: V8's ('heap') or the container's ('container'). */
+    limitKind: 'heap' | 'container';
     /** Seconds until the heap reaches heapLimit at this rate; null if it never does. */
     timeToLimit: number | null;
     /** What leaks: 'heap' for the heap. */
     kind: 'heap';
+    /** Not a runway warning (see RunwayLeakInfo). */
+    runway?: undefined;
     /**
      * Only with `allocationSamplingBytes` set: the allocation stacks whose sampled live bytes
      * grew most over the episode (from `start`, or 2 minutes before `end` when that is earlier),
@@ -95,6 +102,56 @@ declare namespace memwatch {
      * only objects at least a minute old), most first (at most 10).
      */
     sites?: AllocationSite[];
+  }
+
+  /**
+   * A quantity racing towards the limit that will stop the process, reported as soon as it will
+   * reach it within about as long again as it has been growing, warm-up or not: the heap against
+   * V8's limit, the process's memory (RSS) against its container's limit (or the machine's), open
+   * file descriptors (with `watchResources({ fds })`) against `ulimit -n`.
+   */
+  interface RunwayLeakInfo {
+    kind: 'heap' | 'memory' | 'fds';
+    runway: true;
+    /** When the growth began (its lowest level in the last hour) and the sample that decided. */
+    start: Date;
+    end: Date;
+    /** Rise since `start`: bytes, or a count for 'fds'. */
+    growth: number;
+    /** e.g. `rss grew 150 mb in 15s (10 mb/s, now 160 mb); at this rate it reaches the container's 300 mb limit in 14s`. */
+    reason: string;
+    /** The recent rate, per second. */
+    rate: number;
+    /** The level now. */
+    current: number;
+    /** The limit it races towards. */
+    limit: number;
+    /** Whose limit: V8's heap ('heap'), a container's memory, the machine's memory, `ulimit -n`. */
+    limitKind: 'heap' | 'container' | 'machine' | 'open-files';
+    /** Seconds until `limit` at `rate`. */
+    timeToLimit: number;
+    /** 'heap' only: the same as `limit`. */
+    heapLimit?: number;
+    /** 'heap' only, with `allocationSamplingBytes` set: as in LeakInfo. */
+    sites?: AllocationSite[];
+  }
+
+  interface ReportNearLimitOptions {
+    /** Directory for the reports (default: the current directory). */
+    dir?: string;
+    /** Reports kept, newest first (default 3). */
+    keep?: number;
+    /** At most one report per this many ms (default 60000). */
+    minIntervalMs?: number;
+    /** Also write a full heap snapshot, when twice the heap's size is left under the memory limit (default false). */
+    snapshot?: boolean;
+  }
+
+  interface ReportEvent {
+    /** Absolute path of the JSON report. */
+    path: string;
+    trigger: 'near-limit';
+    leak: RunwayLeakInfo;
   }
 
   /** The kinds `watchResources` can watch. */
@@ -500,11 +557,12 @@ declare namespace memwatch {
 
   interface MemWatch extends EventEmitter {
     on(event: 'stats', listener: (stats: Stats) => void): this;
-    on(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo) => void): this;
+    on(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo | RunwayLeakInfo) => void): this;
+    on(event: 'report', listener: (report: ReportEvent) => void): this;
     on(event: 'snapshot', listener: (info: SnapshotEvent) => void): this;
     on(event: string | symbol, listener: (...args: any[]) => void): this;
     once(event: 'stats', listener: (stats: Stats) => void): this;
-    once(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo) => void): this;
+    once(event: 'leak', listener: (info: LeakInfo | ResourceLeakInfo | RunwayLeakInfo) => void): this;
     once(event: string | symbol, listener: (...args: any[]) => void): this;
     /** Forces a full, synchronous GC. No --expose-gc needed. */
     gc(): void;
@@ -550,6 +608,12 @@ declare namespace memwatch {
     snapshotOnSignal(signal?: string, options?: { dir?: string; minIntervalMs?: number }): () => void;
     /** Opt-in: a snapshot when 'leak' fires, rate-limited, newest `keep` kept; `false` turns it off. */
     snapshotOnLeak(options?: SnapshotOnLeakOptions | false): void;
+    /**
+     * Opt-in: when a runway 'leak' says a limit will stop the process soon, write a compact JSON
+     * report into `dir` (what grew by constructor, sites, history, limits; 0600), at most once per
+     * `minIntervalMs`. `false` turns it off.
+     */
+    reportNearLimit(options?: ReportNearLimitOptions | false): { dir: string; stop(): void } | null;
     /** The post-GC heap over the last 2000 full GCs seen while monitoring, oldest first. */
     statsHistory(): StatsSample[];
     /** Analyses a snapshot into a self-contained HTML report; returns its path. */

@@ -28,6 +28,7 @@ for (const name of ['analyze', 'analyzeAsync', 'analyzeText', 'diffSnapshots', '
 const snapshots = {};
 for (const name of ['writeSnapshot', 'snapshotOnSignal', 'snapshotOnLeak', 'htmlReport']) snapshots[name] = lazy('./lib/snapshots.js', name);
 const leakTests = { leakTest: lazy('./lib/leaktest.js', 'leakTest'), assertNoLeak: lazy('./lib/leaktest.js', 'assertNoLeak') };
+const nearLimit = { reportNearLimit: lazy('./lib/nearlimit.js', 'reportNearLimit') };
 const metrics = { prometheus: lazy('./lib/metrics.js', 'prometheus'), openTelemetry: lazy('./lib/metrics.js', 'openTelemetry') };
 
 const memwatch = monitor.memwatch;
@@ -48,6 +49,8 @@ Object.assign(memwatch, {
   snapshotOnSignal: snapshots.snapshotOnSignal,
   snapshotOnLeak: snapshots.snapshotOnLeak,
   htmlReport: snapshots.htmlReport,
+  // a report written before a limit kills the process
+  reportNearLimit: nearLimit.reportNearLimit,
   // production: leaks outside the heap, metrics (prom-client, OpenTelemetry: optional peers)
   watchResources: resources.watchResources,
   prometheus: metrics.prometheus,

@@ -16,6 +16,7 @@ export const {
   snapshotOnSignal,
   snapshotOnLeak,
   htmlReport,
+  reportNearLimit,
   watchResources,
   prometheus,
   openTelemetry,

@@ -7,10 +7,12 @@
 const { EventEmitter } = require('node:events');
 const native = require('./native.js');
 const leakState = require('./leakstate.js');
+const runway = require('./runway.js');
 
 const STATS_FIELDS = native.statsFieldNames();
 const EVENT_STATS = 0;
 const EVENT_LEAK = 1;
+const EVENT_RUNWAY = 3;
 const MONITORED = new Set(['stats', 'leak']);
 
 const memwatch = new EventEmitter();
@@ -81,8 +83,8 @@ function deliver(kind, values, reason) {
     });
     for (const holder of hookHolders) if (typeof holder.onFullGc === 'function') holder.onFullGc(stats);
     if (memwatch.listenerCount('stats') > 0) memwatch.emit('stats', stats);
-  } else if (kind === EVENT_LEAK) {
-    const leak = leakFromNative(values, reason);
+  } else if (kind === EVENT_LEAK || kind === EVENT_RUNWAY) {
+    const leak = kind === EVENT_LEAK ? leakFromNative(values, reason) : heapRunwayLeak(values, reason);
     if (samplingOn) {
       try {
         leak.sites = native.samplingSites(leak.start.getTime(), leak.end.getTime(), SITES);
@@ -90,22 +92,53 @@ function deliver(kind, values, reason) {
         leak.sites = [];
       }
     }
-    leakState.record(leak);
-    if (memwatch.listenerCount('leak') > 0) memwatch.emit('leak', leak);
-    for (const consumer of leakConsumers) consumer(leak);
+    emitLeak(leak);
   }
 }
 
-/** The 'leak' event object from the native values `[start, end, growth, rate, heapLimit, timeToLimit]`. */
+/** Delivers a 'leak' of any kind to the listeners and the leak consumers. */
+function emitLeak(leak) {
+  leakState.record(leak);
+  if (memwatch.listenerCount('leak') > 0) memwatch.emit('leak', leak);
+  for (const consumer of leakConsumers) consumer(leak);
+}
+
+/**
+ * The heap's runway 'leak', judged against V8's limit (when the container's binds first, the
+ * process's memory runway, kind 'memory', speaks for it).
+ */
+function heapRunwayLeak(values, reason) {
+  const leak = runway.runwayLeak('heap', values, reason, 'heap');
+  leak.heapLimit = leak.limit;
+  return leak;
+}
+
+// The process's memory against its container's (or the machine's) limit, while leaks are watched.
+const memoryRunway = new runway.MemoryRunway(emitLeak);
+leakState.setActive('memory', () => memoryRunway.inEpisode);
+
+/**
+ * The 'leak' event object from the native values `[start, end, growth, rate, heapLimit,
+ * timeToLimit]`. `heapLimit` and `timeToLimit` are against the limit that binds first: V8's, or
+ * the container's when the memory outside the heap leaves the heap less (`limitKind` says which).
+ */
 function leakFromNative(values, reason) {
-  const timeToLimit = values[5];
+  const growth = values[2];
+  const rate = values[3];
+  const binding = runway.heapBindingLimit(values[4]);
+  let timeToLimit = values[5];
+  if (binding.kind === 'container') {
+    const used = process.memoryUsage().heapUsed;
+    timeToLimit = rate > 0 ? Math.max(0, (binding.limit - used) / rate) : null;
+  }
   return {
     start: new Date(values[0]),
     end: new Date(values[1]),
-    growth: values[2],
+    growth,
     reason,
-    rate: values[3],
-    heapLimit: values[4],
+    rate,
+    heapLimit: binding.kind === 'container' ? binding.limit : values[4],
+    limitKind: binding.kind,
     timeToLimit: Number.isFinite(timeToLimit) && timeToLimit >= 0 ? timeToLimit : null,
     kind: 'heap',
   };
@@ -135,12 +168,16 @@ function updateMonitoring() {
   } else if (native.isMonitoring()) {
     native.stopMonitor();
   }
+  memoryRunway.set(leakWatchWanted());
   applySampling();
 }
 memwatch.on('newListener', (event) => {
   if (!MONITORED.has(event)) return;
   if (!native.isMonitoring()) native.startMonitor(deliver);
-  if (event === 'leak') native.setLeakWatch(true);
+  if (event === 'leak') {
+    native.setLeakWatch(true);
+    memoryRunway.set(true);
+  }
   // 'newListener' fires before the listener is added: decide once it is.
   if (event === 'leak' && samplingBytes > 0 && !samplingOn) process.nextTick(applySampling);
 });
@@ -249,4 +286,4 @@ function setOptions(options) {
   return getOptions();
 }
 
-module.exports = { memwatch, gc, statsHistory, fullGcCount, holdHook, getOptions, setOptions, setLeakConsumer, describeValue: describe };
+module.exports = { memwatch, emitLeak, gc, statsHistory, fullGcCount, holdHook, getOptions, setOptions, setLeakConsumer, describeValue: describe };

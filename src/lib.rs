@@ -191,6 +191,29 @@ pub fn sample_spacing_ms(min_interval_ms: f64, used: f64) -> f64 {
     memwatch_core::gc::sample_spacing_ms(min_interval_ms.max(0.0) as u64, used.max(0.0) as u64) as f64
 }
 
+/// What the used heap after a full GC can reach under a `heap_size_limit` (see the core).
+#[napi]
+pub fn heap_runway_limit(heap_size_limit: f64) -> f64 {
+    memwatch_core::gc::heap_runway_limit(heap_size_limit.max(0.0) as u64) as f64
+}
+
+/// Live objects by constructor name: `{ total, counts: [[name, count], ...] }`, most first.
+/// Runs a full GC (not fed to the stats or the leak detector) and keeps no object.
+#[napi(object)]
+pub struct ObjectCensus {
+    pub total: f64,
+    pub counts: Vec<(String, f64)>,
+}
+
+#[napi]
+pub fn count_objects(env: Env) -> Result<ObjectCensus> {
+    let monitor = monitor::Monitor::of(&env)?;
+    let isolate = current_isolate()?;
+    let (mut counts, total) = monitor.suppressed(|| isolate.count_objects()).map_err(|e| Error::from_reason(format!("memwatch-rs: {e}")))?;
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ObjectCensus { total: total as f64, counts: counts.into_iter().map(|(n, c)| (n, c as f64)).collect() })
+}
+
 /// A full, synchronous GC; works without `--expose-gc`.
 #[napi]
 pub fn gc() -> Result<()> {

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use memwatch_core::gc::{EngineConfig, GcEngine, GcEvent, GcKind, StatsRecord};
 use memwatch_core::leak::LeakReport;
+use memwatch_core::runway::{runway_reason, RunwayQuantity, RunwayReport};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
@@ -21,12 +22,15 @@ use crate::v8::{GcHook, GcInfo, GcListener, GcPhase, Isolate};
 pub const EVENT_STATS: u32 = 0;
 pub const EVENT_LEAK: u32 = 1;
 pub const EVENT_SAMPLE: u32 = 2;
+pub const EVENT_RUNWAY: u32 = 3;
 
 pub enum Event {
     Stats(StatsRecord),
     Leak(LeakReport),
     /// Start an incremental full GC; done on the JS thread, outside the GC that asked for it.
     Sample,
+    /// The heap is racing towards its limit.
+    Runway(RunwayReport),
 }
 
 type EventArgs = FnArgs<(u32, Vec<f64>, Option<String>)>;
@@ -208,6 +212,9 @@ impl GcListener for Monitor {
                 if let Some(leak) = emission.leak {
                     self.deliver(Event::Leak(leak));
                 }
+                if let Some(runway) = emission.runway {
+                    self.deliver(Event::Runway(runway));
+                }
                 if emission.request_sample {
                     self.deliver(Event::Sample);
                 }
@@ -231,10 +238,20 @@ pub fn event_args(event: Event) -> EventArgs {
             FnArgs::from((EVENT_SAMPLE, Vec::new(), None))
         }
         Event::Stats(stats) => FnArgs::from((EVENT_STATS, stats.fields().iter().map(|f| f.1).collect(), None)),
+        Event::Runway(r) => FnArgs::from((
+            EVENT_RUNWAY,
+            runway_values(&r),
+            Some(runway_reason(RunwayQuantity::Heap, "its", &r)),
+        )),
         Event::Leak(l) => FnArgs::from((
             EVENT_LEAK,
             vec![l.start_ms, l.end_ms, l.growth as f64, l.rate, l.heap_limit as f64, l.time_to_limit.unwrap_or(f64::NAN)],
             Some(l.reason),
         )),
     }
+}
+
+/// A runway report as numbers for JS: `[start, end, growth, rate, limit, timeToLimit, current, base, samples]`.
+pub fn runway_values(r: &RunwayReport) -> Vec<f64> {
+    vec![r.start_ms, r.end_ms, r.growth, r.rate, r.limit, r.time_to_limit, r.current, r.base, r.samples as f64]
 }

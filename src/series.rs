@@ -2,6 +2,7 @@
 //! descriptors, active handles, timers, external memory). The same detector as the heap's
 //! ([`memwatch_core::trend`]), one instance per watched kind; nothing here touches V8.
 
+use memwatch_core::runway::{runway_reason, RunwayConfig, RunwayJudge, RunwayQuantity};
 use memwatch_core::trend::{TrendConfig, TrendDetector};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -86,5 +87,43 @@ impl SeriesWatch {
     #[napi(getter)]
     pub fn in_episode(&self) -> bool {
         self.detector.in_episode()
+    }
+}
+
+/// A runway judge over a series JS samples itself (the process's memory, open file
+/// descriptors): [`memwatch_core::runway`].
+#[napi]
+pub struct RunwayWatch {
+    judge: RunwayJudge,
+    quantity: RunwayQuantity,
+}
+
+#[napi]
+impl RunwayWatch {
+    /// `kind`: 'memory' (bytes) or 'fds' (a count).
+    #[napi(constructor)]
+    pub fn new(kind: String) -> Result<RunwayWatch> {
+        let quantity = match kind.as_str() {
+            "memory" => RunwayQuantity::Memory,
+            "fds" => RunwayQuantity::Fds,
+            "heap" => RunwayQuantity::Heap,
+            other => return Err(Error::new(Status::InvalidArg, format!("memwatch-rs: no runway for {other:?}; kinds: memory, fds, heap"))),
+        };
+        Ok(RunwayWatch { judge: RunwayJudge::new(RunwayConfig::default()), quantity })
+    }
+
+    /// Feeds one reading against `limit`. When the series is racing towards it: `[start, end,
+    /// growth, rate, limit, timeToLimit, current, base, samples]` and the reason, worded with
+    /// `limit_name` (`the container's`).
+    #[napi]
+    pub fn observe(&mut self, value: f64, t_ms: f64, limit: f64, limit_name: String) -> Option<(Vec<f64>, String)> {
+        let r = self.judge.observe(t_ms, value, limit)?;
+        let reason = runway_reason(self.quantity, &limit_name, &r);
+        Some((crate::monitor::runway_values(&r), reason))
+    }
+
+    #[napi(getter)]
+    pub fn in_episode(&self) -> bool {
+        self.judge.in_episode()
     }
 }

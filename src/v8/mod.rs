@@ -81,7 +81,10 @@ type SiteFn = unsafe extern "C" fn(
     script_len: usize,
 );
 
+type CountFn = unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, len: usize);
+
 extern "C" {
+    fn mw_count_objects(isolate: *mut c_void, f: CountFn, ctx: *mut c_void) -> i64;
     fn mw_isolate_current() -> *mut c_void;
     fn mw_v8_version() -> *const c_char;
     fn mw_gc_hook_add(isolate: *mut c_void, f: GcFn, data: *mut c_void) -> *mut c_void;
@@ -213,6 +216,36 @@ impl Isolate {
             return Err("V8's sampling heap profiler is not running".into());
         }
         Ok((nodes, max_id))
+    }
+
+    /// Live objects by constructor name, `(name, count)`, and the total: a census that keeps no
+    /// object and no snapshot (V8's QueryObjects, which runs a full GC first). Memory is bounded
+    /// by the number of distinct names; names longer than 255 bytes are cut.
+    pub fn count_objects(&self) -> Result<(Vec<(String, u64)>, u64), String> {
+        type Counts = std::collections::HashMap<Box<[u8]>, u64>;
+        unsafe extern "C" fn on_object(ctx: *mut c_void, name: *const c_char, len: usize) {
+            // SAFETY: `ctx` is the map below, alive for the whole call.
+            let counts = unsafe { &mut *(ctx as *mut Counts) };
+            let bytes: &[u8] = if name.is_null() || len == 0 {
+                &[]
+            } else {
+                // SAFETY: the shim passes `len` initialised bytes, valid during this call.
+                unsafe { std::slice::from_raw_parts(name as *const u8, len) }
+            };
+            match counts.get_mut(bytes) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(bytes.into(), 1);
+                }
+            }
+        }
+        let mut counts = Counts::new();
+        // SAFETY: on the isolate's thread, from JS (not inside a GC); `on_object` never unwinds
+        // (a failed allocation aborts); `counts` outlives the call.
+        let total = unsafe { mw_count_objects(self.raw.as_ptr(), on_object, &mut counts as *mut Counts as *mut c_void) };
+        let total = u64::try_from(total).map_err(|_| "no JavaScript context to count objects in".to_string())?;
+        let named = counts.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
+        Ok((named, total))
     }
 
     /// Takes a heap snapshot and deletes it unread: the floor HeapDiff is benchmarked against.

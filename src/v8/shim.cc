@@ -61,9 +61,39 @@ typedef void (*mw_site_fn)(void* ctx, uint32_t node_id, uint32_t parent_id, uint
                            int32_t script_id, int32_t line, int32_t column, const char* name,
                            size_t name_len, const char* script, size_t script_len);
 
+// Called once per live object by mw_count_objects with its constructor's name (at most 255
+// bytes). The pointer is valid for the duration of the call only.
+typedef void (*mw_count_fn)(void* ctx, const char* name, size_t name_len);
+
 }  // extern "C"
 
 namespace {
+
+// Counts live objects by constructor name without keeping any: QueryObjects visits every live
+// object and keeps those the predicate accepts; this one accepts none, so memory stays bounded
+// by the number of distinct names (held on the Rust side).
+class CountByConstructor final : public v8::QueryObjectPredicate {
+ public:
+  CountByConstructor(v8::Isolate* isolate, mw_count_fn fn, void* ctx) : isolate_(isolate), fn_(fn), ctx_(ctx) {}
+  bool Filter(v8::Local<v8::Object> object) override {
+    v8::HandleScope scope(isolate_);
+    v8::Local<v8::String> name = object->GetConstructorName();
+    size_t len = 0;
+    if (!name.IsEmpty()) len = write_utf8_prefix(name);
+    fn_(ctx_, buf_, len);
+    count_++;
+    return false;
+  }
+  int64_t count() const { return count_; }
+
+ private:
+  size_t write_utf8_prefix(v8::Local<v8::String> name);
+  v8::Isolate* isolate_;
+  mw_count_fn fn_;
+  void* ctx_;
+  char buf_[256];
+  int64_t count_ = 0;
+};
 
 // Hands V8's JSON chunks to a C callback; remembers whether the callback asked to stop.
 class ChunkStream final : public v8::OutputStream {
@@ -142,6 +172,11 @@ size_t copy_utf8(v8::Isolate* isolate, v8::Local<v8::String> s, char** buf, size
     *cap = need;
   }
   return write_utf8(isolate, s, *buf, *cap);
+}
+
+size_t CountByConstructor::write_utf8_prefix(v8::Local<v8::String> name) {
+  // Names longer than the buffer are cut at a character boundary by WriteUtf8.
+  return write_utf8(isolate_, name, buf_, sizeof buf_);
 }
 
 // V8 renumbered and renamed GC types across versions (kGCTypeMinorMarkCompact became
@@ -343,6 +378,20 @@ int64_t mw_sampling_profile(void* isolate_ptr, uint64_t cutoff, uint64_t* max_id
   free(per_node);
   delete profile;
   return ok ? count : -1;
+}
+
+// Counts the live objects of the current context's heap by constructor name, calling `fn` once
+// per object (V8 runs a full GC first, and marks to skip unreachable objects). Keeps no object
+// alive. Returns the number of objects, or -1 without a context. Call from JS, never in a GC.
+int64_t mw_count_objects(void* isolate_ptr, mw_count_fn fn, void* ctx) {
+  v8::Isolate* isolate = static_cast<v8::Isolate*>(isolate_ptr);
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (context.IsEmpty()) return -1;
+  CountByConstructor predicate(isolate, fn, ctx);
+  std::vector<v8::Global<v8::Object>> kept;
+  isolate->GetHeapProfiler()->QueryObjects(context, &predicate, &kept);
+  return predicate.count();
 }
 
 // The benchmark floor: takes a heap snapshot exactly as mw_snapshot_walk does and deletes it

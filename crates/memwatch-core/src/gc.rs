@@ -4,6 +4,7 @@
 //! The glue feeds it one [`GcEvent`] per GC epilogue (plus heap statistics after full GCs); the
 //! engine answers with what to emit. It never allocates on the hot path of a minor GC.
 
+use crate::runway::{RunwayConfig, RunwayJudge, RunwayReport};
 use crate::leak::{LeakConfig, LeakDetector, LeakReport};
 use crate::stats::{BaseEstimator, BaseStats, StatsConfig};
 use crate::trend::{time_to_limit, trend_reason, TrendConfig, TrendDetector, TrendReport};
@@ -236,6 +237,8 @@ pub struct Emission {
     pub leak: Option<LeakReport>,
     /// Ask V8 for an incremental full GC (see [`SamplingConfig`]).
     pub request_sample: bool,
+    /// The heap is racing towards its limit ([`crate::runway`]; only while leaks are watched).
+    pub runway: Option<RunwayReport>,
 }
 
 /// The leak detector in use.
@@ -288,6 +291,15 @@ fn trend_leak(t: &TrendReport, heap_limit: u64) -> LeakReport {
     }
 }
 
+/// What the used heap after a full GC can reach before V8 gives up: `heap_size_limit` less the
+/// young generation's reserve (V8 sizes the old generation to `--max-old-space-size` and puts
+/// three 16 MiB semi-spaces on top: 192 MiB of old space reads as a 240 MiB heap limit). A
+/// fifth of the limit at most for small heaps.
+pub fn heap_runway_limit(heap_size_limit: u64) -> u64 {
+    const YOUNG_RESERVE: u64 = 48 << 20;
+    heap_size_limit.saturating_sub(YOUNG_RESERVE.min(heap_size_limit / 5))
+}
+
 /// The per-isolate engine.
 #[derive(Clone, Debug)]
 pub struct GcEngine {
@@ -308,6 +320,7 @@ pub struct GcEngine {
     /// its own means no sample is needed.
     last_full_us: Option<u64>,
     gc_window: GcTimeWindow,
+    runway: RunwayJudge,
 }
 
 impl Default for GcEngine {
@@ -333,6 +346,7 @@ impl GcEngine {
             last_sample_request_us: None,
             last_full_us: None,
             gc_window: GcTimeWindow::default(),
+            runway: RunwayJudge::new(RunwayConfig::default()),
         }
     }
 
@@ -433,6 +447,13 @@ impl GcEngine {
             self.estimator.record(used);
             self.detector.observe(used, now_ms, heap.heap_size_limit)
         };
+        // The runway judge sees every full GC, back-to-back ones too (a gc() harness's exact
+        // samples), from the first one on: a leak that kills in seconds never reaches a warm-up.
+        let runway = if self.sampling_active {
+            self.runway.observe(now_ms, used as f64, heap_runway_limit(heap.heap_size_limit) as f64)
+        } else {
+            None
+        };
         let stats = StatsRecord {
             base: self.estimator.snapshot(self.num_full_gc, self.num_inc_gc),
             gc_ts_us: event.timestamp_us,
@@ -442,7 +463,7 @@ impl GcEngine {
             gc_time_ns: event.duration_ns,
             gc_time_ratio: self.gc_window.ratio(event.timestamp_us),
         };
-        Emission { stats: Some(stats), leak, request_sample: false }
+        Emission { stats: Some(stats), leak, request_sample: false, runway }
     }
 }
 
@@ -497,6 +518,33 @@ mod tests {
     }
     const SCAVENGE: u32 = 1;
     const FULL: u32 = 4;
+
+    #[test]
+    fn the_heap_runway_speaks_in_the_warm_up_and_only_while_leaks_are_watched() {
+        // 15 MB/s from 10 MB on a 240 MB heap limit (192 MB of old space): dead in ~12 s.
+        let limit = 240 * MB;
+        let run = |watch: bool| {
+            let mut e = GcEngine::default();
+            e.set_sampling_active(watch);
+            let mut before = None;
+            for i in 0..40u64 {
+                let used = 10 * MB + 15 * MB * i / 2;
+                let mut event = gc(FULL, used, 1000 + i * 500, before);
+                event.heap.as_mut().unwrap().heap_size_limit = limit;
+                before = Some(used + MB);
+                if let Some(r) = e.on_gc(&event, false).runway {
+                    return Some((i, r));
+                }
+            }
+            None
+        };
+        assert_eq!(run(false), None, "a 'stats' listener alone runs no judge");
+        let (i, r) = run(true).expect("reported");
+        assert!(i * 500 <= 7000, "at {} ms, dead at ~12 s", i * 500);
+        assert_eq!(r.limit, (192 * MB) as f64);
+        assert_eq!(heap_runway_limit(limit), 192 * MB);
+        assert_eq!(heap_runway_limit(100 * MB), 80 * MB, "a fifth at most on small heaps");
+    }
 
     #[test]
     fn minor_gcs_count_but_emit_nothing() {

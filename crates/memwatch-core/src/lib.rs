@@ -14,4 +14,5 @@ pub mod snapshot;
 pub mod summary;
 pub mod replay;
 pub mod sites;
+pub mod runway;
 pub mod trend;

@@ -263,7 +263,7 @@ fn mann_kendall(ys: &[f64]) -> i64 {
     s
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -277,7 +277,7 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Theil-Sen line through `(xs, ys)`: (slope, intercept), robust to a few outliers.
-fn theil_sen(xs: &[f64], ys: &[f64]) -> (f64, f64) {
+pub(crate) fn theil_sen(xs: &[f64], ys: &[f64]) -> (f64, f64) {
     let mut slopes = Vec::with_capacity(xs.len() * xs.len() / 2);
     for i in 0..xs.len() {
         for j in i + 1..xs.len() {
