@@ -47,11 +47,15 @@ pub fn nice_delta(seconds: u64) -> String {
     out
 }
 
-/// A duration for people, to its two largest units: `41s`, `12m 5s`, `3h 12m`, `4d 3h`; `never`
-/// for an infinite one. Used where precision below that would be noise (time to a heap limit).
+/// A duration for people, to its two largest units: `450ms`, `41s`, `12m 5s`, `3h 12m`, `4d 3h`;
+/// `never` for an infinite one. Used where precision below that would be noise (time to a heap
+/// limit). Under a second it is in milliseconds: a harness's leak grows in `450ms`, not `0s`.
 pub fn nice_duration_short(seconds: f64) -> String {
     if !seconds.is_finite() {
         return "never".to_string();
+    }
+    if seconds < 0.9995 {
+        return format!("{}ms", (seconds.max(0.0) * 1000.0).round() as u64);
     }
     let s = seconds.max(0.0).round() as u64;
     match s {
@@ -156,6 +160,16 @@ mod tests {
     fn fractional_rates_keep_six_significant_digits() {
         assert_eq!(nice_size(0.5), "0.5 bytes");
         assert_eq!(nice_size(123.456789), "123.457 bytes");
+    }
+
+    #[test]
+    fn short_durations_say_milliseconds_under_a_second() {
+        assert_eq!(nice_duration_short(0.0), "0ms");
+        assert_eq!(nice_duration_short(0.45), "450ms");
+        assert_eq!(nice_duration_short(0.9996), "1s");
+        assert_eq!(nice_duration_short(41.2), "41s");
+        assert_eq!(nice_duration_short(725.0), "12m 5s");
+        assert_eq!(nice_duration_short(f64::INFINITY), "never");
     }
 
     #[test]
