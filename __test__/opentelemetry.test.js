@@ -49,6 +49,8 @@ test('openTelemetry(meter): the SDK collects the instruments with units, and the
     'memwatch.heap.base': 'By',
     'memwatch.heap.estimated_base': 'By',
     'memwatch.heap.size_limit': 'By',
+    'memwatch.memory.limit': 'By',
+    'memwatch.resource.limit': '{resource}',
     'memwatch.heap.trend': 'By/s',
     'memwatch.leak.suspected': '1',
     'memwatch.leak.events': '{event}',
@@ -67,7 +69,9 @@ test('openTelemetry(meter): the SDK collects the instruments with units, and the
     assert.strictEqual(m[name].unit, unit, `${name} in ${unit}`);
   }
   assert.ok(point(m['memwatch.heap.base']).value > 0);
-  assert.ok(point(m['memwatch.heap.size_limit']).value >= point(m['memwatch.heap.base']).value);
+  assert.ok(point(m['memwatch.heap.size_limit'], { 'memwatch.limit.kind': 'heap' }).value >= point(m['memwatch.heap.base']).value, "V8's limit binds without a container");
+  assert.strictEqual(point(m['memwatch.memory.limit'], { 'memwatch.limit.kind': 'machine' }).value, require('node:os').totalmem());
+  assert.ok(point(m['memwatch.resource.limit'], { 'memwatch.resource.kind': 'fds' }).value >= 1024, 'the soft ulimit -n');
   assert.ok(point(m['v8js.memory.heap.used'], { 'v8js.heap.space.name': 'old_space' }).value > 0, 'per heap space, named as the conventions name them');
   assert.ok(point(m['memwatch.resource.count'], { 'memwatch.resource.kind': 'fds' }).value >= 3);
   assert.ok(point(m['v8js.resource.active'], { 'v8js.resource.type': 'Timeout' }).value >= 1, 'active timers by type, as the conventions name them');

@@ -151,8 +151,12 @@ test('prometheus(): prom-client cluster aggregation across workers', { timeout: 
   const { text } = JSON.parse(r.stdout.trim().split('\n').pop());
   const sample = (name) => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(text) || [])[1]);
   assert.ok(sample('memwatch_heap_base_bytes') > 0, text);
-  // Summed over the two workers: two heap limits.
-  const limit = sample('memwatch_heap_limit_bytes');
+  // Summed over the two workers: two heap limits, labelled with whose limit binds (V8's here:
+  // no container), and the memory limit that will stop each (the machine's).
+  const labelled = (name, label) => Number((new RegExp(`^${name}\\{${label}\\} (\\S+)$`, 'm').exec(text) || [])[1]);
+  const limit = labelled('memwatch_heap_limit_bytes', 'limit="heap"');
+  const memory = labelled('memwatch_memory_limit_bytes', 'limit="machine"');
+  assert.strictEqual(memory, 2 * require('node:os').totalmem(), text);
   const one = require('node:v8').getHeapStatistics().heap_size_limit;
   assert.ok(limit > 1.9 * one && limit < 2.1 * one, `two workers' limits: ${limit} vs one ${one}`);
   assert.match(text, /^memwatch_leak_suspected\{kind="heap"\} 0$/m, 'the leak state aggregates by max');

@@ -11,6 +11,7 @@ const native = require('./native.js');
 const monitor = require('./monitor.js');
 const leakState = require('./leakstate.js');
 const resources = require('./resources.js');
+const runway = require('./runway.js');
 
 // The trend metric: a Theil-Sen slope over the post-GC bases of the last TREND_WINDOW_MS,
 // thinned to at most TREND_POINTS points.
@@ -57,26 +58,33 @@ function heapTrend(history, now) {
   return median(slopes) * 1000;
 }
 
-const LEAK_KINDS = ['heap', ...resources.KINDS];
+const LEAK_KINDS = ['heap', 'memory', ...resources.KINDS];
 
 /** Everything both exporters publish, read once per scrape or collection. */
 function readState() {
   const now = Date.now();
   const history = monitor.statsHistory();
   const last = history[history.length - 1];
-  const limit = v8.getHeapStatistics().heap_size_limit;
+  // The limit that will stop the heap: V8's, or what the container leaves it.
+  const v8Limit = v8.getHeapStatistics().heap_size_limit;
+  const binding = runway.heapBindingLimit(v8Limit);
+  const limit = binding.kind === 'container' ? binding.limit : v8Limit;
   const base = last ? last.current_base : NaN;
   const trend = heapTrend(history, now);
   const timeToLimit = last && trend > 0 ? Math.max(0, (limit - base) / trend) : Infinity;
   const readings = resources.resourceReadings() || {};
   const leaks = {};
   for (const kind of LEAK_KINDS) {
-    if (kind === 'heap' || kind in readings) leaks[kind] = leakState.state(kind);
+    if (kind === 'heap' || kind === 'memory' || kind in readings) leaks[kind] = leakState.state(kind);
   }
+  const memory = runway.memoryLimit();
   return {
     base,
     estimatedBase: last ? last.estimated_base : NaN,
     heapLimit: limit,
+    heapLimitKind: binding.kind,
+    memoryLimit: memory.limit,
+    memoryLimitKind: memory.kind,
     trend,
     timeToLimit,
     fullGcs: monitor.fullGcCount(),
@@ -102,9 +110,11 @@ function retain(handle, on) {
 const PROM_METRICS = [
   ['memwatch_heap_base_bytes', 'gauge', 'Used V8 heap right after the last full GC: the heap base a leak raises (NaN before the first full GC).', 'sum'],
   ['memwatch_heap_estimated_base_bytes', 'gauge', "memwatch's smoothed heap base (the 'stats' estimated_base).", 'sum'],
-  ['memwatch_heap_limit_bytes', 'gauge', "V8's heap size limit (--max-old-space-size and the rest).", 'sum'],
+  ['memwatch_heap_limit_bytes', 'gauge', "The limit that will stop the heap: V8's heap size limit (limit=\"heap\"), or what a container's memory limit leaves it, the memory outside the heap counted (limit=\"container\"), whichever is less.", 'sum'],
   ['memwatch_heap_trend_bytes_per_second', 'gauge', 'Trend of the heap base: robust (Theil-Sen) slope over the last 10 minutes of full GCs.', 'max'],
-  ['memwatch_heap_time_to_limit_seconds', 'gauge', 'Seconds until the heap base reaches the heap limit at its current trend (+Inf when not rising).', 'min'],
+  ['memwatch_heap_time_to_limit_seconds', 'gauge', 'Seconds until the heap base reaches memwatch_heap_limit_bytes at its current trend (+Inf when not rising).', 'min'],
+  ['memwatch_memory_limit_bytes', 'gauge', "The memory limit that will stop the process: its container's (limit=\"container\", cgroup v1 or v2) or the machine's (limit=\"machine\").", 'sum'],
+  ['memwatch_resource_limit', 'gauge', 'The limit a watched resource races towards, by kind: fds (the soft ulimit -n).', 'min'],
   ['memwatch_leak_suspected', 'gauge', "1 while a leak of this kind is reported and still growing (memwatch's 'leak' event), else 0.", 'max'],
   ['memwatch_leak_events_total', 'counter', "'leak' events raised, by kind (reminders of a leak that keeps growing included).", 'sum'],
   ['memwatch_gc_full_total', 'counter', 'Full (mark-sweep-compact) GCs seen since memwatch started watching.', 'sum'],
@@ -154,7 +164,18 @@ function prometheus(registry) {
   const set = {
     memwatch_heap_base_bytes: (m, s) => m.set(s.base),
     memwatch_heap_estimated_base_bytes: (m, s) => m.set(s.estimatedBase),
-    memwatch_heap_limit_bytes: (m, s) => m.set(s.heapLimit),
+    memwatch_heap_limit_bytes: (m, s) => {
+      m.reset();
+      m.set({ limit: s.heapLimitKind }, s.heapLimit);
+    },
+    memwatch_memory_limit_bytes: (m, s) => {
+      m.reset();
+      m.set({ limit: s.memoryLimitKind }, s.memoryLimit);
+    },
+    memwatch_resource_limit: (m, s) => {
+      m.reset();
+      if (typeof s.resources.fdLimit === 'number') m.set({ kind: 'fds' }, s.resources.fdLimit);
+    },
     memwatch_heap_trend_bytes_per_second: (m, s) => m.set(s.trend),
     memwatch_heap_time_to_limit_seconds: (m, s) => m.set(s.timeToLimit),
     memwatch_leak_suspected: (m, s) => {
@@ -185,7 +206,7 @@ function prometheus(registry) {
       if (typeof s.resources.arrayBuffers === 'number') m.set({ type: 'array_buffers' }, s.resources.arrayBuffers);
     },
   };
-  const labelled = { memwatch_leak_suspected: ['kind'], memwatch_leak_events_total: ['kind'], memwatch_resource_count: ['kind'], memwatch_external_memory_bytes: ['type'] };
+  const labelled = { memwatch_heap_limit_bytes: ['limit'], memwatch_memory_limit_bytes: ['limit'], memwatch_resource_limit: ['kind'], memwatch_leak_suspected: ['kind'], memwatch_leak_events_total: ['kind'], memwatch_resource_count: ['kind'], memwatch_external_memory_bytes: ['type'] };
   const metrics = {};
   for (const [name, type, help, aggregator] of PROM_METRICS) {
     const Type = type === 'counter' ? client.Counter : client.Gauge;
@@ -201,8 +222,10 @@ function prometheus(registry) {
     });
   }
   // The leak series exist from the start (0), so an alert rule sees them before any leak.
-  metrics.memwatch_leak_suspected.set({ kind: 'heap' }, 0);
-  metrics.memwatch_leak_events_total.inc({ kind: 'heap' }, 0);
+  for (const kind of ['heap', 'memory']) {
+    metrics.memwatch_leak_suspected.set({ kind }, 0);
+    metrics.memwatch_leak_events_total.inc({ kind }, 0);
+  }
   const handle = {
     registry,
     metrics,
@@ -250,7 +273,9 @@ function openTelemetry(meter, options = {}) {
   const i = {
     base: g('memwatch.heap.base', 'By', 'Used V8 heap right after the last full GC: the heap base a leak raises.'),
     estimatedBase: g('memwatch.heap.estimated_base', 'By', "memwatch's smoothed heap base."),
-    heapLimit: g('memwatch.heap.size_limit', 'By', "V8's heap size limit."),
+    heapLimit: g('memwatch.heap.size_limit', 'By', "The limit that will stop the heap: V8's, or what a container's memory limit leaves it (attribute memwatch.limit.kind)."),
+    memoryLimit: g('memwatch.memory.limit', 'By', "The memory limit that will stop the process: the container's or the machine's (memwatch.limit.kind)."),
+    resourceLimit: g('memwatch.resource.limit', '{resource}', 'The limit a watched resource races towards, by kind (fds: ulimit -n).'),
     trend: g('memwatch.heap.trend', 'By/s', 'Robust slope of the heap base over the last 10 minutes.'),
     timeToLimit: g('memwatch.heap.time_to_limit', 's', 'Time until the heap base reaches the heap limit at its trend (absent when not rising).'),
     suspected: g('memwatch.leak.suspected', '1', '1 while a leak of this kind is reported and still growing.'),
@@ -272,7 +297,9 @@ function openTelemetry(meter, options = {}) {
     const s = readState();
     if (Number.isFinite(s.base)) result.observe(i.base, s.base);
     if (Number.isFinite(s.estimatedBase)) result.observe(i.estimatedBase, s.estimatedBase);
-    result.observe(i.heapLimit, s.heapLimit);
+    result.observe(i.heapLimit, s.heapLimit, { 'memwatch.limit.kind': s.heapLimitKind });
+    result.observe(i.memoryLimit, s.memoryLimit, { 'memwatch.limit.kind': s.memoryLimitKind });
+    if (typeof s.resources.fdLimit === 'number') result.observe(i.resourceLimit, s.resources.fdLimit, { 'memwatch.resource.kind': 'fds' });
     result.observe(i.trend, s.trend);
     if (Number.isFinite(s.timeToLimit)) result.observe(i.timeToLimit, s.timeToLimit);
     for (const [kind, l] of Object.entries(s.leaks)) {

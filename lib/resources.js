@@ -297,6 +297,7 @@ class ResourceWatch {
   read() {
     const out = {};
     for (const kind of this.kinds) out[kind] = this.last[kind] ? this.last[kind].value : null;
+    if (this.fdLimit) out.fdLimit = this.fdLimit;
     if (this.last.external) out.arrayBuffers = this.last.external.arrayBuffers;
     // By type, handles and timers together (process.getActiveResourcesInfo()'s names).
     if (this.last.handles || this.last.timers) {
