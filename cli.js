@@ -9,6 +9,7 @@
 const path = require('node:path');
 
 const USAGE = `usage: memwatch-rs <command> <files...> [--json] [--top N] [--html report.html] [--timings]
+       memwatch-rs <command> --help | --help | --version
 
 commands:
   analyze <file>                 totals, suspects (objects retaining >10% of the heap, where
@@ -27,7 +28,35 @@ options:
   --html FILE     also write a self-contained HTML report (treemap, sortable tables, paths)
   --timings       phase timings on stderr at the end (analyze)
 
-Progress (phase and percent) shows on stderr when it is a terminal.`;
+A file given as - is read from standard input (one per command line).
+Progress (phase and percent) shows on stderr when it is a terminal.
+
+exit codes: 0 done; 1 a file could not be read or analysed (the message says why);
+            2 a usage error (the message and this usage go to stderr).`;
+
+const HELP = {
+  analyze: `usage: memwatch-rs analyze <file.heapsnapshot | -> [--json] [--top N] [--html FILE] [--timings]
+
+Totals, suspects (objects retaining more than 10% of the heap, where their memory accumulates
+and the shortest path from a GC root), a per-class table and the largest objects. Reads
+.heapsnapshot files from any Node or Chrome, gzip-compressed or not.`,
+  diff: `usage: memwatch-rs diff <before> <after> [--json] [--top N] [--html FILE]
+
+Per class, the objects allocated (ids only in <after>) and deleted (ids only in <before>) between
+two snapshots of one process, largest growth first.`,
+  leaks: `usage: memwatch-rs leaks <base> <target> <final> [--json] [--top N] [--html FILE]
+
+The three-snapshot technique: objects allocated between <base> and <target> that are still alive
+in <final>, grouped by the retainer path that holds them.`,
+  report: `usage: memwatch-rs report <memwatch-near-limit.*.json | -> [--json] [--top N]
+
+A near-limit report written by memwatch.reportNearLimit(): the leak, the limits, what grew by
+constructor, allocation sites and the heap over time. --json prints the data.`,
+};
+
+function version() {
+  return require('./package.json').version;
+}
 
 const ARITY = { analyze: 1, diff: 2, leaks: 3, report: 1 };
 
@@ -44,11 +73,15 @@ function parse(argv) {
     } else if (a === '--html') {
       opts.html = rest[++i];
       if (!opts.html || opts.html.startsWith('-')) throw new UsageError('--html takes an output file name');
-    } else if (a.startsWith('-')) throw new UsageError(`unknown option "${a}"`);
+    } else if (a === '--help' || a === '-h') opts.help = true;
+    else if (a === '-') opts.files.push(stdinPath());
+    else if (a.startsWith('-')) throw new UsageError(`unknown option "${a}"`);
     else opts.files.push(a);
   }
+  if (opts.help) return opts;
+  if (opts.files.filter((f) => f === STDIN).length > 1) throw new UsageError('standard input (-) can be given once');
   const want = ARITY[command];
-  if (opts.files.length !== want) {
+  if (!opts.help && opts.files.length !== want) {
     throw new UsageError(`${command} takes ${want} snapshot file${want > 1 ? 's' : ''}, got ${opts.files.length}`);
   }
   return opts;
@@ -56,10 +89,58 @@ function parse(argv) {
 
 class UsageError extends Error {}
 
+// Standard input (-): copied in chunks to a private temporary file (0600, in a fresh 0700
+// directory, removed on exit) that the streaming reader opens like any file. /dev/stdin is not
+// enough: a socket (what a parent process's pipe often is) cannot be opened through it.
+const STDIN = '-';
+let stdinCopy = null;
+function stdinPath() {
+  return STDIN;
+}
+function copyStdin() {
+  if (stdinCopy) return stdinCopy;
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-stdin-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'stdin');
+  const out = fs.openSync(file, 'wx', 0o600);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      let n;
+      try {
+        n = fs.readSync(0, buf, 0, buf.length, null);
+      } catch (e) {
+        if (e.code === 'EAGAIN') {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+          continue;
+        }
+        if (e.code === 'EOF') break;
+        throw e;
+      }
+      if (n === 0) break;
+      fs.writeSync(out, buf, 0, n);
+    }
+  } finally {
+    fs.closeSync(out);
+  }
+  stdinCopy = file;
+  return file;
+}
+
 function main(argv) {
   const command = argv[0];
-  if (!command || command === '-h' || command === '--help') {
-    console.log(USAGE);
+  if (!command) {
+    console.error(`memwatch-rs: say what to do\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
+    console.log(argv[1] && HELP[argv[1]] ? HELP[argv[1]] : USAGE);
+    return 0;
+  }
+  if (command === '-V' || command === '--version') {
+    console.log(`memwatch-rs ${version()}`);
     return 0;
   }
   if (!ARITY[command]) {
@@ -71,14 +152,18 @@ function main(argv) {
     o = parse(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    console.error(`memwatch-rs: ${e.message}\n\n${USAGE}`);
+    console.error(`memwatch-rs: ${e.message}\n\n${HELP[command]}`);
     return 2;
+  }
+  if (o.help) {
+    console.log(HELP[command]);
+    return 0;
   }
   const memwatch = require(path.join(__dirname, 'index.js'));
   const progress = Boolean(process.stderr.isTTY);
   try {
     const opts = { top: o.top, progress };
-    const [a, b, c] = o.files;
+    const [a, b, c] = o.files.map((f) => (f === STDIN ? copyStdin() : f));
     if (command === 'report') {
       const nearLimit = require('./lib/nearlimit.js');
       const data = nearLimit.readReport(a);
@@ -97,7 +182,7 @@ function main(argv) {
     else if (command === 'diff') report = memwatch.diffSnapshots(a, b, opts);
     else report = memwatch.findLeaks(a, b, c, opts);
     if (o.html) {
-      const written = require('./lib/report/html.js').writeHtml(o.html, { kind: command, report, files: o.files });
+      const written = require('./lib/report/html.js').writeHtml(o.html, { kind: command, report, files: [a, b, c].filter(Boolean) });
       console.error(`memwatch-rs: HTML report written to ${written}`);
     }
     if (o.json) process.stdout.write(JSON.stringify(report) + '\n');

@@ -52,6 +52,33 @@ test('the CLI prints the report, and --json the same as JSON', () => {
   assert.deepStrictEqual(JSON.parse(json.stdout), memwatch.analyze(leaky));
 });
 
+test('the CLI follows the conventions: --version, --help, <command> --help, usage errors on stderr with exit 2, - for standard input', () => {
+  const v = cli('--version');
+  assert.strictEqual(v.status, 0);
+  assert.strictEqual(v.stdout.trim(), `memwatch-rs ${require('../package.json').version}`);
+  const help = cli('--help');
+  assert.strictEqual(help.status, 0);
+  assert.match(help.stdout, /^usage: memwatch-rs <command>/);
+  assert.match(help.stdout, /exit codes: 0 done; 1 .*\n.*2 a usage error/);
+  for (const command of ['analyze', 'diff', 'leaks', 'report']) {
+    const h = cli(command, '--help');
+    assert.strictEqual(h.status, 0, command);
+    assert.match(h.stdout, new RegExp(`^usage: memwatch-rs ${command} `), command);
+    assert.strictEqual(h.stderr, '');
+  }
+  const none = cli();
+  assert.strictEqual(none.status, 2, 'no arguments is a usage error');
+  assert.strictEqual(none.stdout, '');
+  assert.match(none.stderr, /^memwatch-rs: say what to do\n\nusage:/);
+  const bad = cli('analyze', leaky, '--frobnicate');
+  assert.strictEqual(bad.status, 2);
+  assert.match(bad.stderr, /unknown option "--frobnicate"[\s\S]*usage: memwatch-rs analyze/);
+  assert.strictEqual(cli('diff', '-', '-').status, 2, 'standard input once');
+  const piped = require('node:child_process').spawnSync(process.execPath, [path.join(__dirname, '..', 'cli.js'), 'analyze', '-', '--json'], { input: fs.readFileSync(leaky), encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.strictEqual(piped.status, 0, piped.stderr);
+  assert.deepStrictEqual(JSON.parse(piped.stdout), memwatch.analyze(leaky), 'the same report from standard input');
+});
+
 test('bad input: clear errors with the byte offset, non-zero exit, no crash', () => {
   const whole = fs.readFileSync(leaky);
   const truncated = path.join(dir, 'truncated.heapsnapshot');
