@@ -88,9 +88,9 @@ test('assertNoLeak fails like a good test failure: the function, the class, per 
 });
 
 test('bad arguments get clear errors; fn\'s own errors come through as they are', async () => {
-  await assert.rejects(leakTest('nope'), { name: 'TypeError', message: /the first argument must be a function, got a string/ });
-  await assert.rejects(assertNoLeak(), { name: 'TypeError', message: /must be a function, got undefined$/ });
-  await assert.rejects(leakTest(() => {}, 5), { name: 'TypeError', message: /options must be an object/ });
+  await assert.rejects(leakTest('nope'), { name: 'TypeError', message: /^memwatch.leakTest: the first argument must be the function to test, got a string/ });
+  await assert.rejects(assertNoLeak(), { name: 'TypeError', message: /^memwatch.assertNoLeak: the first argument must be the function to test, got undefined$/ });
+  await assert.rejects(leakTest(() => {}, 5), { name: 'TypeError', message: /^memwatch.leakTest: expected an options object/ });
   await assert.rejects(leakTest(() => {}, { iterations: '200' }), { name: 'TypeError', message: /"iterations" must be an integer .* got a string/ });
   await assert.rejects(leakTest(() => {}, { iterations: 2 }), { name: 'RangeError', message: /"iterations" must be an integer from 4 to 10000000, got 2/ });
   await assert.rejects(leakTest(() => {}, { rounds: 1 }), { name: 'RangeError', message: /"rounds" must be an integer from 2 to 50/ });

@@ -4,12 +4,13 @@
 // each as a JSON-derived object or as the CLI's text.
 
 const native = require('./native.js');
+const { checkOptions } = require('./options.js');
 
-function analyzeArgs(file, options = {}, json = false) {
-  if (typeof file !== 'string' || file === '') throw new TypeError('memwatch.analyze: expected the path of a .heapsnapshot file');
-  if (options === null || typeof options !== 'object') throw new TypeError('memwatch.analyze: options must be an object');
+function analyzeArgs(name, file, options = {}, json = false) {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`memwatch.${name}: expected the path of a .heapsnapshot file`);
+  checkOptions(`memwatch.${name}`, options, name === 'analyzeText' ? ['top', 'progress', 'timings', 'json'] : ['top', 'progress', 'timings']);
   const top = options.top === undefined ? 20 : options.top;
-  if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError('memwatch.analyze: "top" must be an integer from 1 to 100000');
+  if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
   return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings) }
 }
 
@@ -20,7 +21,7 @@ function analyzeArgs(file, options = {}, json = false) {
  * `{ progress: true }` shows the phase and percent on stderr while it works.
  */
 function analyze(file, options = {}) {
-  return JSON.parse(native.analyzeSnapshot(file, analyzeArgs(file, options, true)));
+  return JSON.parse(native.analyzeSnapshot(file, analyzeArgs('analyze', file, options, true)));
 }
 
 /**
@@ -28,18 +29,18 @@ function analyze(file, options = {}) {
  * the event loop keeps serving. For analysing inside a running service.
  */
 async function analyzeAsync(file, options = {}) {
-  return JSON.parse(await native.analyzeSnapshotAsync(file, analyzeArgs(file, options, true)));
+  return JSON.parse(await native.analyzeSnapshotAsync(file, analyzeArgs('analyzeAsync', file, options, true)));
 }
 
 /** The same report as text (or JSON text with `{ json: true }`), as the CLI prints it. */
 function analyzeText(file, options = {}) {
-  return native.analyzeSnapshot(file, analyzeArgs(file, options, Boolean(options && options.json)));
+  return native.analyzeSnapshot(file, analyzeArgs('analyzeText', file, options, Boolean(options && options.json)));
 }
 function compareArgs(name, files, options = {}, json = true) {
   for (const f of files) {
     if (typeof f !== 'string' || f === '') throw new TypeError(`memwatch.${name}: expected paths of .heapsnapshot files`);
   }
-  if (options === null || typeof options !== 'object') throw new TypeError(`memwatch.${name}: options must be an object`);
+  checkOptions(`memwatch.${name}`, options, ['top', 'progress']);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
   return { top, json, progress: Boolean(options.progress) }

@@ -6,6 +6,7 @@
 // summaries are the native side's compact id tables; no snapshot is held in between.
 
 const native = require('./native.js');
+const { checkOptions: checkOptionKeys } = require('./options.js');
 
 /** Classes whose allocation stacks `stacks: true` reports, and stacks per class, frames each. */
 const STACK_CLASSES = 5;
@@ -28,8 +29,8 @@ function trackAllocations() {
 
 function checkOptions(options) {
   const o = { retainers: null, stacks: false };
+  checkOptionKeys('new memwatch.HeapDiff', options, ['retainers', 'stacks']);
   if (options === undefined) return o;
-  if (options === null || typeof options !== 'object') throw new TypeError('HeapDiff: options must be an object, e.g. { retainers: 3 }');
   const r = options.retainers;
   if (r !== undefined) {
     if (!Number.isInteger(r) || r < 0 || r > 50) throw new RangeError(`HeapDiff: "retainers" must be an integer from 0 to 50, got ${typeof r === 'number' ? r : `a ${typeof r}`}`);

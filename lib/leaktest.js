@@ -16,7 +16,7 @@
 const assert = require('node:assert');
 const native = require('./native.js');
 const { trackAllocations, STACK_DEPTH } = require('./heapdiff.js');
-const { describeValue } = require('./monitor.js');
+const { checkOptions, describeValue } = require('./options.js');
 const { formatSize } = native;
 
 const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5, stacks: false });
@@ -25,23 +25,24 @@ const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerC
  * wrapper (its class) and the object napi ties to it. Counted out, so a clean `fn` nets zero. */
 const OWN = { HeapSummary: 1, Object: 1 };
 
-function checkInteger(name, value, min, max) {
-  const text = `leakTest: "${name}" must be an integer from ${min} to ${max}, got ${describeValue(value)}`;
+function checkInteger(fnName, name, value, min, max) {
+  const text = `${fnName}: "${name}" must be an integer from ${min} to ${max}, got ${describeValue(value)}`;
   if (typeof value !== 'number') throw new TypeError(text);
   if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(text);
 }
 
-function parseOptions(options) {
-  if (options === undefined) return { ...DEFAULTS, name: undefined };
-  if (options === null || typeof options !== 'object') throw new TypeError('leakTest: options must be an object, e.g. { iterations: 200 }');
+const OPTION_NAMES = [...Object.keys(DEFAULTS), 'name'];
+
+function parseOptions(fnName, options) {
+  checkOptions(fnName, options, OPTION_NAMES);
   const o = { ...DEFAULTS, name: undefined, ...options };
-  checkInteger('rounds', o.rounds, 2, 50);
-  checkInteger('iterations', o.iterations, o.rounds, 10_000_000);
-  checkInteger('warmup', o.warmup, 0, 10_000_000);
-  checkInteger('retainers', o.retainers, 0, 50);
-  if (typeof o.minPerCall !== 'number' || !(o.minPerCall > 0 && o.minPerCall <= 1000)) throw new RangeError(`leakTest: "minPerCall" must be a number above 0 and at most 1000, got ${o.minPerCall}`);
-  if (typeof o.stacks !== 'boolean') throw new TypeError(`leakTest: "stacks" must be true or false, got a ${typeof o.stacks}`);
-  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`leakTest: "name" must be a string, got a ${typeof o.name}`);
+  checkInteger(fnName, 'rounds', o.rounds, 2, 50);
+  checkInteger(fnName, 'iterations', o.iterations, o.rounds, 10_000_000);
+  checkInteger(fnName, 'warmup', o.warmup, 0, 10_000_000);
+  checkInteger(fnName, 'retainers', o.retainers, 0, 50);
+  if (typeof o.minPerCall !== 'number' || !(o.minPerCall > 0 && o.minPerCall <= 1000)) throw new RangeError(`${fnName}: "minPerCall" must be a number above 0 and at most 1000, got ${describeValue(o.minPerCall)}`);
+  if (typeof o.stacks !== 'boolean') throw new TypeError(`${fnName}: "stacks" must be true or false, got ${describeValue(o.stacks)}`);
+  if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`${fnName}: "name" must be a string, got ${describeValue(o.name)}`);
   return o;
 }
 
@@ -73,8 +74,12 @@ function netByClass(diff) {
  * and resolves to `{ leaked, iterations, classes, groups }`.
  */
 async function leakTest(fn, options) {
-  if (typeof fn !== 'function') throw new TypeError(`leakTest: the first argument must be a function, got ${describeValue(fn)}`);
-  const o = parseOptions(options);
+  return run('memwatch.leakTest', fn, options);
+}
+
+async function run(fnName, fn, options) {
+  if (typeof fn !== 'function') throw new TypeError(`${fnName}: the first argument must be the function to test, got ${describeValue(fn)}`);
+  const o = parseOptions(fnName, options);
   await callTimes(fn, o.warmup, 0);
   await settle();
   // Filled in place: growing an array between summaries would itself be counted.
@@ -200,7 +205,7 @@ function formatCount(x) {
 
 /** Resolves when `fn` leaks nothing; rejects with an AssertionError naming what leaks and where. */
 async function assertNoLeak(fn, options) {
-  const result = await leakTest(fn, options);
+  const result = await run('memwatch.assertNoLeak', fn, options);
   if (!result.leaked) return result;
   const name = (options && options.name) || (fn.name ? fn.name : 'the function');
   throw new assert.AssertionError({

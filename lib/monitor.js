@@ -225,12 +225,7 @@ const OPTION_LIMITS = {
 const JS_OPTIONS = new Set(['allocationSamplingBytes']);
 const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS)];
 
-function describe(value) {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
-  if (typeof value === 'number') return String(value);
-  return `a ${typeof value}`;
-}
+const { describeValue: describe } = require('./options.js');
 
 function publicOptions(o) {
   const out = {};
@@ -260,7 +255,8 @@ function setOptions(options) {
       next.detector = value;
       continue;
     }
-    const limit = OPTION_LIMITS[key];
+    // Own keys of the table only: `{ toString: 5 }` is not an option.
+    const limit = Object.prototype.hasOwnProperty.call(OPTION_LIMITS, key) ? OPTION_LIMITS[key] : null;
     if (!limit) {
       throw new TypeError(`memwatch.setOptions: unknown option "${key}"; known options: ${OPTION_NAMES.join(', ')}`);
     }

@@ -14,6 +14,7 @@ const path = require('node:path');
 const native = require('./native.js');
 const monitor = require('./monitor.js');
 const runway = require('./runway.js');
+const { checkOptions } = require('./options.js');
 
 const PREFIX = 'memwatch-near-limit';
 const FORMAT = 'memwatch-rs near-limit report';
@@ -24,15 +25,8 @@ const OPTIONS = { dir: 'an existing directory', keep: 'an integer from 1 to 1000
 
 let active = null; // { dir, keep, minIntervalMs, snapshot, baseline, last, seq }
 
-function checkOptions(options) {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`memwatch.reportNearLimit: expected an options object such as { dir: '/var/tmp' } or false, got ${monitor.describeValue(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!Object.prototype.hasOwnProperty.call(OPTIONS, key)) {
-      throw new TypeError(`memwatch.reportNearLimit: unknown option "${key}"; known options: ${Object.keys(OPTIONS).join(', ')}`);
-    }
-  }
+function parseOptions(options) {
+  checkOptions('memwatch.reportNearLimit', options, Object.keys(OPTIONS));
   const o = { dir: process.cwd(), keep: 3, minIntervalMs: 60_000, snapshot: false, ...options };
   if (typeof o.dir !== 'string' || !fs.existsSync(o.dir) || !fs.statSync(o.dir).isDirectory()) {
     throw new TypeError(`memwatch.reportNearLimit: "dir" must be ${OPTIONS.dir}, got ${monitor.describeValue(o.dir)}`);
@@ -60,7 +54,7 @@ function reportNearLimit(options = {}) {
     stop();
     return null;
   }
-  const o = checkOptions(options);
+  const o = parseOptions(options);
   stop();
   // The baseline census: what the program holds now, so the report can say what grew.
   active = { dir: path.resolve(o.dir), keep: o.keep, minIntervalMs: o.minIntervalMs, snapshot: o.snapshot, baseline: census(), last: 0, seq: 0 };

@@ -8,6 +8,7 @@ const path = require('node:path');
 const native = require('./native.js');
 const { memwatch, statsHistory, setLeakConsumer, describeValue } = require('./monitor.js');
 const { analyze } = require('./analysis.js');
+const { checkOptions } = require('./options.js');
 
 let leakSnapshots = null; // options of snapshotOnLeak, when on
 
@@ -53,7 +54,7 @@ function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
   if (typeof signal !== 'string' || !(signal in os.constants.signals) || ['SIGKILL', 'SIGSTOP'].includes(signal)) {
     throw new TypeError(`memwatch.snapshotOnSignal: "${signal}" is not a signal this process can catch`);
   }
-  if (options === null || typeof options !== 'object') throw new TypeError('memwatch.snapshotOnSignal: options must be an object');
+  checkOptions('memwatch.snapshotOnSignal', options, ['dir', 'minIntervalMs']);
   const dir = options.dir === undefined ? process.cwd() : options.dir;
   if (typeof dir !== 'string' || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new TypeError(`memwatch.snapshotOnSignal: "dir" must be an existing directory, got ${describeValue(dir)}`);
@@ -111,7 +112,7 @@ function snapshotOnLeak(options = {}) {
     setLeakConsumer(snapshotForLeak, false);
     return;
   }
-  if (typeof options !== 'object') throw new TypeError('memwatch.snapshotOnLeak: expected an options object or false');
+  checkOptions('memwatch.snapshotOnLeak', options, ['dir', 'keep', 'minIntervalMs', 'report']);
   const o = { dir: process.cwd(), keep: 3, minIntervalMs: 10 * 60 * 1000, report: false, ...options };
   if (typeof o.dir !== 'string' || !fs.existsSync(o.dir) || !fs.statSync(o.dir).isDirectory()) {
     throw new TypeError(`memwatch.snapshotOnLeak: "dir" must be an existing directory, got ${describeValue(o.dir)}`);
@@ -155,6 +156,7 @@ function snapshotForLeak(leak) {
  */
 function htmlReport(snapshot, htmlFile, options = {}) {
   if (typeof htmlFile !== 'string' || htmlFile === '') throw new TypeError('memwatch.htmlReport: expected an output file path');
+  checkOptions('memwatch.htmlReport', options, ['top', 'stats', 'leak']);
   const report = analyze(snapshot, { top: options.top === undefined ? 50 : options.top });
   return require('./report/html.js').writeHtml(htmlFile, { kind: 'analyze', report, files: [snapshot], stats: options.stats || null, leak: options.leak || null });
 }
