@@ -125,6 +125,25 @@ test('a shrinking heap gives a negative usage_trend', async () => {
   }
 });
 
+test("one gc() is one 'stats' event; num_full_gc counts V8's two full GCs for it, never HeapDiff's own", () => {
+  // In a fresh process: V8's own GCs elsewhere in this file would add events.
+  const r = runNode(
+    `const m = require('.'); const seen = [];
+     m.on('stats', (s) => seen.push(s.num_full_gc));
+     m.gc();
+     setTimeout(() => {
+       const one = seen.slice();
+       new m.HeapDiff().end();
+       m.gc();
+       setTimeout(() => console.log(JSON.stringify({ one, all: seen })), 50);
+     }, 50);`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const { one, all } = JSON.parse(r.stdout);
+  assert.deepStrictEqual(one, [2], 'one event for one gc(), after both of its full GCs');
+  assert.deepStrictEqual(all, [2, 4], "HeapDiff's GCs are not the program's: the next gc() makes 4");
+});
+
 test('gc() frees garbage synchronously', () => {
   let garbage = [];
   for (let i = 0; i < 2e5; i++) garbage.push({ i });

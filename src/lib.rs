@@ -216,8 +216,9 @@ pub fn count_objects(env: Env) -> Result<ObjectCensus> {
 
 /// A full, synchronous GC; works without `--expose-gc`.
 #[napi]
-pub fn gc() -> Result<()> {
-    current_isolate()?.full_gc();
+pub fn gc(env: Env) -> Result<()> {
+    let isolate = current_isolate()?;
+    Monitor::of(&env)?.coalesced(|| isolate.full_gc());
     Ok(())
 }
 

@@ -44,6 +44,9 @@ pub struct Monitor {
     /// Used heap at the prologue of the full GC in progress.
     used_before_full_gc: Cell<Option<u64>>,
     suppressed: Cell<u32>,
+    /// Inside `gc()`: its GCs' stats wait here, so that one gc() is one 'stats' event.
+    coalescing: Cell<bool>,
+    pending_stats: RefCell<Option<StatsRecord>>,
     /// Full GCs seen by the hook, HeapDiff's own included (allocation sampling's survivor cutoff).
     full_gcs: Cell<u64>,
     sink: RefCell<Option<EventSink>>,
@@ -64,6 +67,8 @@ impl Monitor {
             started_ns: Cell::new([0; 5]),
             used_before_full_gc: Cell::new(None),
             suppressed: Cell::new(0),
+            coalescing: Cell::new(false),
+            pending_stats: RefCell::new(None),
             full_gcs: Cell::new(0),
             sink: RefCell::new(None),
             hook: RefCell::new(None),
@@ -158,6 +163,20 @@ impl Monitor {
         f()
     }
 
+    /// Runs `f` (a forced GC: V8 runs two full GCs for one low-memory notification) delivering
+    /// one 'stats' event for all its GCs, the last one's, afterwards.
+    pub fn coalesced<T>(&self, f: impl FnOnce() -> T) -> T {
+        let outer = self.coalescing.replace(true);
+        let out = f();
+        self.coalescing.set(outer);
+        if !outer {
+            if let Some(stats) = self.pending_stats.borrow_mut().take() {
+                self.deliver(Event::Stats(stats));
+            }
+        }
+        out
+    }
+
     fn deliver(&self, event: Event) {
         if let Ok(sink) = self.sink.try_borrow() {
             if let Some(sink) = sink.as_ref() {
@@ -207,7 +226,13 @@ impl GcListener for Monitor {
                     Err(_) => return,
                 };
                 if let Some(stats) = emission.stats {
-                    self.deliver(Event::Stats(stats));
+                    if self.coalescing.get() {
+                        if let Ok(mut pending) = self.pending_stats.try_borrow_mut() {
+                            *pending = Some(stats);
+                        }
+                    } else {
+                        self.deliver(Event::Stats(stats));
+                    }
                 }
                 if let Some(leak) = emission.leak {
                     self.deliver(Event::Leak(leak));

@@ -422,11 +422,17 @@ impl GcEngine {
             }
         }
         let is_full = event.kinds & GcKind::MarkSweepCompact.bit() != 0;
+        // num_full_gc / num_inc_gc count the program's GCs, never memwatch-rs's own (a
+        // HeapDiff's, a snapshot's, a census's); the per-kind counts are V8's, all of them.
         if !is_full {
-            self.num_inc_gc += 1;
+            if !suppressed {
+                self.num_inc_gc += 1;
+            }
             return Emission { request_sample: self.wants_sample(event), ..Emission::default() };
         }
-        self.num_full_gc += 1;
+        if !suppressed {
+            self.num_full_gc += 1;
+        }
         self.sample_pending = false;
         self.last_full_us = Some(event.timestamp_us);
         let allocated = event.used_before.zip(self.last_full_used).map(|(before, last)| before.saturating_sub(last));
@@ -568,7 +574,8 @@ mod tests {
         assert!(out.stats.is_none() && out.leak.is_none());
         let stats = e.on_gc(&gc(FULL, 2 * MB, 2, Some(51 * MB)), false).stats.unwrap();
         assert_eq!(stats.base.heap_compactions, 2, "the suppressed GC was not a compaction sample");
-        assert_eq!(stats.base.num_full_gc, 3, "but it was a full GC");
+        assert_eq!(stats.base.num_full_gc, 2, "num_full_gc counts the program's GCs, not memwatch-rs's own");
+        assert_eq!(stats.counts[2], 3, "V8's per-kind count has them all");
     }
 
     /// `rounds` of (leak 200 KB, a forced GC pair) on a 10 MB heap; the rounds that reported.
