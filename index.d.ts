@@ -376,6 +376,12 @@ declare namespace memwatch {
   interface HeapDiff<R extends HeapDiffResult = HeapDiffResult> {
     /** Snapshots the heap again and returns what changed. Throws if called twice. */
     end(): R;
+    /**
+     * Gives the HeapDiff up without a result (`using hd = new HeapDiff(...)` calls it at scope
+     * exit): allocation tracking (`stacks: true`) stops at once. A HeapDiff dropped without
+     * `end()` stops it when it is collected.
+     */
+    [Symbol.dispose](): void;
   }
 
   interface HeapDiffConstructor {
@@ -643,6 +649,8 @@ declare namespace memwatch {
     name?: string;
     /** When something leaks, run one more round under V8's allocation tracker and add each group's allocation stack. */
     stacks?: boolean;
+    /** A call whose promise has not settled after this many ms rejects the test, naming the call (default 10000). */
+    timeoutMs?: number;
   }
 
   interface LeakTestClass {

@@ -74,7 +74,7 @@ test('leakTest results are typed field for field', async () => {
   assert.deepStrictEqual(declaredFields('LeakTestClass').sort(), Object.keys(r.classes[0]).sort());
   assert.deepStrictEqual(declaredFields('LeakTestGroup').sort(), Object.keys(r.groups[0]).sort());
   const options = declaredFields('LeakTestOptions').sort();
-  assert.deepStrictEqual(options, ['iterations', 'minPerCall', 'name', 'retainers', 'rounds', 'stacks', 'warmup']);
+  assert.deepStrictEqual(options, ['iterations', 'minPerCall', 'name', 'retainers', 'rounds', 'stacks', 'timeoutMs', 'warmup']);
   assert.ok(r.groups[0].stack, 'stacks: true gives the group its allocation stack');
   assert.deepStrictEqual(declaredFields('AllocationStack').sort(), Object.keys(r.groups[0].stack).sort());
   assert.deepStrictEqual(Object.keys(require('../lib/leaktest.js').LEAK_TEST_DEFAULTS).concat('name').sort(), options);

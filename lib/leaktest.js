@@ -19,7 +19,7 @@ const { trackAllocations, STACK_DEPTH } = require('./heapdiff.js');
 const { checkOptions, describeValue } = require('./options.js');
 const { formatSize } = native;
 
-const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5, stacks: false });
+const DEFAULTS = Object.freeze({ iterations: 200, rounds: 4, warmup: 50, minPerCall: 0.02, retainers: 5, stacks: false, timeoutMs: 10_000 });
 
 /** Our own objects each round leaves alive: the summary kept from the round before, a native
  * wrapper (its class) and the object napi ties to it. Counted out, so a clean `fn` nets zero. */
@@ -40,6 +40,7 @@ function parseOptions(fnName, options) {
   checkInteger(fnName, 'iterations', o.iterations, o.rounds, 10_000_000);
   checkInteger(fnName, 'warmup', o.warmup, 0, 10_000_000);
   checkInteger(fnName, 'retainers', o.retainers, 0, 50);
+  checkInteger(fnName, 'timeoutMs', o.timeoutMs, 1, 2_147_483_647);
   if (typeof o.minPerCall !== 'number' || !(o.minPerCall > 0 && o.minPerCall <= 1000)) throw new RangeError(`${fnName}: "minPerCall" must be a number above 0 and at most 1000, got ${describeValue(o.minPerCall)}`);
   if (typeof o.stacks !== 'boolean') throw new TypeError(`${fnName}: "stacks" must be true or false, got ${describeValue(o.stacks)}`);
   if (o.name !== undefined && typeof o.name !== 'string') throw new TypeError(`${fnName}: "name" must be a string, got ${describeValue(o.name)}`);
@@ -47,11 +48,22 @@ function parseOptions(fnName, options) {
 }
 
 /** Runs `fn` `count` times, awaiting each result that is a promise; `fn`'s errors propagate. */
-async function callTimes(fn, count, offset) {
+async function callTimes(fn, count, offset, o) {
   for (let i = 0; i < count; i++) {
     const r = fn(offset + i);
-    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') await r;
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') await settled(r, offset + i, o);
   }
+}
+
+/** `promise`, or a rejection naming the call when it has not settled within `o.timeoutMs`. */
+function settled(promise, call, o) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${o.fnName}: call ${call} of ${o.name || 'the function'} did not settle within ${o.timeoutMs} ms (a promise that never resolves?); raise timeoutMs if it is only slow`));
+    }, o.timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Lets what the calls scheduled run (resolved promises, cleared or immediate timers). */
@@ -80,7 +92,9 @@ async function leakTest(fn, options) {
 async function run(fnName, fn, options) {
   if (typeof fn !== 'function') throw new TypeError(`${fnName}: the first argument must be the function to test, got ${describeValue(fn)}`);
   const o = parseOptions(fnName, options);
-  await callTimes(fn, o.warmup, 0);
+  o.fnName = fnName;
+  if (o.name === undefined && fn.name) o.name = fn.name;
+  await callTimes(fn, o.warmup, 0, o);
   await settle();
   // Filled in place: growing an array between summaries would itself be counted.
   const summaries = new Array(o.rounds + 1).fill(null);
@@ -89,7 +103,7 @@ async function run(fnName, fn, options) {
   let done = 0;
   for (let r = 1; r <= o.rounds; r++) {
     const k = r === o.rounds ? o.iterations - done : perRound;
-    await callTimes(fn, k, o.warmup + done);
+    await callTimes(fn, k, o.warmup + done, o);
     done += k;
     await settle();
     summaries[r] = r === o.rounds ? native.takeHeapSummaryWithGraph() : native.takeHeapSummary();
@@ -111,7 +125,7 @@ async function addStacks(fn, o, calls, offset, groups) {
   let stacks;
   try {
     const before = native.takeHeapSummary();
-    await callTimes(fn, calls, offset);
+    await callTimes(fn, calls, offset, o);
     await settle();
     const after = native.takeHeapSummaryWithGraph();
     untrack();

@@ -15,7 +15,27 @@ const EVENT_LEAK = 1;
 const EVENT_RUNWAY = 3;
 const MONITORED = new Set(['stats', 'leak']);
 
-const memwatch = new EventEmitter();
+// The GC hook follows the listeners however they come and go: the methods that add and remove
+// listeners are overridden on the one memwatch object, rather than watched through
+// 'newListener'/'removeListener' listeners, which `memwatch.removeAllListeners()` (a common
+// test-suite cleanup) would remove, leaving the hook out of step for good.
+class Memwatch extends EventEmitter {}
+for (const method of ['on', 'addListener', 'prependListener', 'once', 'prependOnceListener', 'removeListener', 'off', 'removeAllListeners']) {
+  const base = EventEmitter.prototype[method];
+  Object.defineProperty(Memwatch.prototype, method, {
+    value: {
+      [method](...args) {
+        // As called: removeAllListeners() with no argument is not removeAllListeners(undefined).
+        const out = base.apply(this, args);
+        if (args.length === 0 || MONITORED.has(args[0])) updateMonitoring();
+        return out;
+      },
+    }[method],
+    writable: true,
+    configurable: true,
+  });
+}
+const memwatch = new Memwatch();
 
 // Other modules that act on heap leaks without a JS listener (snapshotOnLeak): each is called
 // with the leak object and keeps the hook and leak sampling on while registered.
@@ -82,7 +102,14 @@ function deliver(kind, values, reason) {
       used_heap_size: stats.used_heap_size,
     });
     for (const holder of hookHolders) if (typeof holder.onFullGc === 'function') holder.onFullGc(stats);
-    if (memwatch.listenerCount('stats') > 0) memwatch.emit('stats', stats);
+    if (memwatch.listenerCount('stats') > 0) {
+      delivering += 1;
+      try {
+        memwatch.emit('stats', stats);
+      } finally {
+        delivering -= 1;
+      }
+    }
   } else if (kind === EVENT_LEAK || kind === EVENT_RUNWAY) {
     const leak = kind === EVENT_LEAK ? leakFromNative(values, reason) : heapRunwayLeak(values, reason);
     if (samplingOn) {
@@ -171,19 +198,6 @@ function updateMonitoring() {
   memoryRunway.set(leakWatchWanted());
   applySampling();
 }
-memwatch.on('newListener', (event) => {
-  if (!MONITORED.has(event)) return;
-  if (!native.isMonitoring()) native.startMonitor(deliver);
-  if (event === 'leak') {
-    native.setLeakWatch(true);
-    memoryRunway.set(true);
-  }
-  // 'newListener' fires before the listener is added: decide once it is.
-  if (event === 'leak' && samplingBytes > 0 && !samplingOn) process.nextTick(applySampling);
-});
-memwatch.on('removeListener', (event) => {
-  if (MONITORED.has(event)) updateMonitoring();
-});
 
 /** Registers (or with `false`, removes) a leak consumer; see `leakConsumers`. */
 function setLeakConsumer(consumer, on) {
@@ -202,9 +216,14 @@ function fullGcCount() {
   return fullGcs;
 }
 
-/** Forces a full, synchronous garbage collection; no --expose-gc needed. */
+// Inside a 'stats' listener: a gc() there gets no 'stats' event of its own, or each event would
+// cause the next (a listener calling gc() ran 999 GCs back to back). Its GCs still count and
+// feed the leak detector.
+let delivering = 0;
+
+/** Forces a full, synchronous garbage collection; no --expose-gc needed. One 'stats' event. */
 function gc() {
-  native.gc();
+  native.gc(delivering === 0);
 }
 
 const DETECTORS = ['trend', 'memwatch'];

@@ -216,9 +216,9 @@ pub fn count_objects(env: Env) -> Result<ObjectCensus> {
 
 /// A full, synchronous GC; works without `--expose-gc`.
 #[napi]
-pub fn gc(env: Env) -> Result<()> {
+pub fn gc(env: Env, deliver_stats: Option<bool>) -> Result<()> {
     let isolate = current_isolate()?;
-    Monitor::of(&env)?.coalesced(|| isolate.full_gc());
+    Monitor::of(&env)?.coalesced(deliver_stats.unwrap_or(true), || isolate.full_gc());
     Ok(())
 }
 

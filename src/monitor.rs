@@ -164,13 +164,15 @@ impl Monitor {
     }
 
     /// Runs `f` (a forced GC: V8 runs two full GCs for one low-memory notification) delivering
-    /// one 'stats' event for all its GCs, the last one's, afterwards.
-    pub fn coalesced<T>(&self, f: impl FnOnce() -> T) -> T {
+    /// one 'stats' event for all its GCs, the last one's, afterwards; none when `deliver` is
+    /// false (the GCs still count and feed the detector).
+    pub fn coalesced<T>(&self, deliver: bool, f: impl FnOnce() -> T) -> T {
         let outer = self.coalescing.replace(true);
         let out = f();
         self.coalescing.set(outer);
         if !outer {
-            if let Some(stats) = self.pending_stats.borrow_mut().take() {
+            let pending = self.pending_stats.borrow_mut().take();
+            if let Some(stats) = pending.filter(|_| deliver) {
                 self.deliver(Event::Stats(stats));
             }
         }
