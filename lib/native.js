@@ -1,6 +1,6 @@
 'use strict';
 // The native loader: finds the binary built for this Node's ABI under
-// prebuilds/<platform>-<arch>/memwatch-rs.abi<ABI>.node (or $MEMWATCH_RS_BINARY) and loads it,
+// prebuilds/<platform>-<arch>[-musl]/memwatch-rs.abi<ABI>.node (or $MEMWATCH_RS_BINARY) and loads it,
 // turning every way that can fail into one clear message that says how to rebuild. Nothing else
 // in lib/ touches the file system to find the binary.
 
@@ -11,7 +11,9 @@ const ROOT = path.join(__dirname, '..');
 
 function loadNative() {
   const abi = process.versions.modules;
-  const platform = `${process.platform}-${process.arch}`;
+  // The C library is looked at only where the package carries musl binaries too.
+  const musl = fs.existsSync(path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}-musl`)) && require('./platform.js').isMusl();
+  const platform = `${process.platform}-${process.arch}${musl ? '-musl' : ''}`;
   const dir = path.join(ROOT, 'prebuilds', platform);
   const override = process.env.MEMWATCH_RS_BINARY;
   const file = override ? path.resolve(override) : path.join(dir, `memwatch-rs.abi${abi}.node`);

@@ -10,7 +10,7 @@ const root = path.resolve(__dirname, '..');
 const binary = path.join(
   root,
   'prebuilds',
-  `${process.platform}-${process.arch}`,
+  require('../lib/platform.js').platformTag(),
   `memwatch-rs.abi${process.versions.modules}.node`,
 );
 const fromSource = process.env.MEMWATCH_RS_BUILD_FROM_SOURCE === '1' || fs.existsSync(path.join(root, '.git'));
