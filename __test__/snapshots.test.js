@@ -130,8 +130,53 @@ test('snapshotOnSignal opts in: a signal writes a 0600 snapshot and the process 
   assert.match(r.stderr, /heap snapshot written to /);
   assert.throws(() => memwatch.snapshotOnSignal('SIGKILL'), TypeError);
   assert.throws(() => memwatch.snapshotOnSignal('SIGNOPE'), TypeError);
+  for (const signal of ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGINT', 'SIGTERM']) {
+    assert.throws(() => memwatch.snapshotOnSignal(signal), new RegExp(`^TypeError: memwatch\\.snapshotOnSignal: ${signal} (reports a crash|asks the process to stop).*use a signal meant for it`), signal);
+  }
   fs.rmSync(dir, { recursive: true });
 });
+
+test('a storm of signals with no interval keeps only the newest `keep` snapshots', () => {
+  const dir = tmpdir('signal-keep');
+  const other = path.join(dir, 'Heap.20200101.000000.1.001.heapsnapshot');
+  fs.writeFileSync(other, '{}'); // another process's: never touched
+  const r = runNode(
+    `const m = require('.'); let n = 0;
+     const alive = setTimeout(() => {}, 30000);
+     m.snapshotOnSignal('SIGUSR2', { dir: ${JSON.stringify(dir)}, minIntervalMs: 0, keep: 2 });
+     m.on('snapshot', () => { if (++n < 5) setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 20); else { console.log(n); clearTimeout(alive); } });
+     process.kill(process.pid, 'SIGUSR2');`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.strictEqual(r.stdout.trim(), '5');
+  const files = fs.readdirSync(dir).sort();
+  assert.strictEqual(files.length, 3, files.join(', '));
+  assert.ok(files.includes(path.basename(other)));
+  assert.deepStrictEqual(files.filter((f) => f !== path.basename(other)).map((f) => f.split('.')[4]), ['004', '005'], 'the newest two');
+  assert.throws(() => memwatch.snapshotOnSignal('SIGUSR2', { keep: 0 }), /"keep" must be an integer from 1 to 1000/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('outputs are only ever regular files: a device, a link to one, a pipe or a terminal is refused, never replaced', () => {
+  const dir = tmpdir('devices');
+  const link = path.join(dir, 'null');
+  fs.symlinkSync('/dev/null', link);
+  for (const target of ['/dev/null', '/dev/full', link]) {
+    assert.throws(() => memwatch.writeSnapshot(target), /cannot write .*: it is a character device; memwatch-rs writes only regular files/, target);
+  }
+  assert.ok(fs.lstatSync(link).isSymbolicLink() && fs.statSync('/dev/null').isCharacterDevice());
+  const cli = require('node:child_process').spawnSync(process.execPath, [path.join(__dirname, '..', 'cli.js'), 'analyze', fixtureSnapshot(dir), '--html', '/proc/self/fd/1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.strictEqual(cli.status, 1, cli.stderr);
+  assert.match(cli.stderr, /cannot write \/proc\/self\/fd\/1: it is a (pipe|socket); memwatch-rs writes only regular files/);
+  assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.partial')), [], 'no temp file left');
+  fs.rmSync(dir, { recursive: true });
+});
+
+function fixtureSnapshot(dir) {
+  const file = path.join(dir, 'small.heapsnapshot');
+  memwatch.writeSnapshot(file);
+  return file;
+}
 
 test('snapshotOnLeak: a leak writes a snapshot (and report), rate-limited, keeping the newest few', async () => {
   const dir = tmpdir('onleak');

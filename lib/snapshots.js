@@ -49,12 +49,46 @@ const SIGNAL_MIN_INTERVAL_MS = 30_000;
  * into it, and after one is written no other is for `options.minIntervalMs` (default 30 s;
  * 0: none); refused signals are said on stderr. Returns a function that turns it off again.
  */
+// Signals that mean "stop" or "you crashed": a snapshot there would run in a process the user
+// asked to end, or one whose state is broken.
+const REFUSED_SIGNALS = new Map([
+  ['SIGSEGV', 'reports a crash (a snapshot of a broken process cannot be trusted)'],
+  ['SIGBUS', 'reports a crash (a snapshot of a broken process cannot be trusted)'],
+  ['SIGILL', 'reports a crash (a snapshot of a broken process cannot be trusted)'],
+  ['SIGFPE', 'reports a crash (a snapshot of a broken process cannot be trusted)'],
+  ['SIGABRT', 'reports a crash (a snapshot of a broken process cannot be trusted)'],
+  ['SIGINT', 'asks the process to stop (Ctrl-C): taking it over would keep the process from stopping'],
+  ['SIGTERM', 'asks the process to stop: taking it over would keep the process from stopping'],
+  ['SIGHUP', 'tells the process its terminal is gone'],
+  ['SIGQUIT', 'asks the process to quit'],
+]);
+// Snapshots on a signal: this prefix, the newest SIGNAL_KEEP kept whatever the interval (a storm
+// of signals with minIntervalMs 0 once wrote 87 MB in 6 s).
+const SIGNAL_PREFIX = 'Heap';
+const SIGNAL_KEEP = 5;
+
+/** Keeps the newest `keep` snapshots named `<prefix>.<date>...heapsnapshot` of this process in `dir`. */
+function keepNewest(dir, prefix, keep) {
+  const mine = new RegExp(`^${prefix}\\.\\d{8}\\.\\d{6}\\.${process.pid}\\.\\d+\\.heapsnapshot$`);
+  const ours = fs
+    .readdirSync(dir)
+    .filter((f) => mine.test(f))
+    .map((f) => ({ f, t: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t || (a.f < b.f ? 1 : -1));
+  for (const { f } of ours.slice(keep)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
   const os = require('node:os');
   if (typeof signal !== 'string' || !(signal in os.constants.signals) || ['SIGKILL', 'SIGSTOP'].includes(signal)) {
     throw new TypeError(`memwatch.snapshotOnSignal: "${signal}" is not a signal this process can catch`);
   }
-  checkOptions('memwatch.snapshotOnSignal', options, ['dir', 'minIntervalMs']);
+  if (REFUSED_SIGNALS.has(signal)) {
+    throw new TypeError(`memwatch.snapshotOnSignal: ${signal} ${REFUSED_SIGNALS.get(signal)}; use a signal meant for it, such as SIGUSR2 (the default) or SIGUSR1`);
+  }
+  checkOptions('memwatch.snapshotOnSignal', options, ['dir', 'minIntervalMs', 'keep']);
+  const keep = options.keep === undefined ? SIGNAL_KEEP : options.keep;
+  if (!Number.isInteger(keep) || keep < 1 || keep > 1000) throw new RangeError(`memwatch.snapshotOnSignal: "keep" must be an integer from 1 to 1000, got ${describeValue(keep)}`);
   const dir = options.dir === undefined ? process.cwd() : options.dir;
   if (typeof dir !== 'string' || !fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new TypeError(`memwatch.snapshotOnSignal: "dir" must be an existing directory, got ${describeValue(dir)}`);
@@ -79,7 +113,8 @@ function snapshotOnSignal(signal = 'SIGUSR2', options = {}) {
     busy = true;
     setImmediate(() => {
       try {
-        const written = writeSnapshot(path.join(dir, defaultSnapshotName()));
+        const written = writeSnapshot(path.join(dir, defaultSnapshotName(SIGNAL_PREFIX)));
+        keepNewest(dir, SIGNAL_PREFIX, keep);
         process.stderr.write(`memwatch-rs: heap snapshot written to ${written}\n`);
         memwatch.emit('snapshot', { path: written, trigger: signal });
       } catch (e) {

@@ -6,11 +6,16 @@
 //! then fsynced and renamed over the target (rename replaces a link at the target, it does not
 //! write through it). The temp file is removed on every failure path, and a temp file left by a
 //! killed process never blocks a later write (its name was random). A target that is one of the
-//! inputs (same device and inode) is refused before anything is written. Errors name the path.
+//! inputs (same device and inode) is refused before anything is written, and so is one that
+//! exists and is not a regular file (a device, a pipe, a socket, a terminal, reached directly or
+//! through a link such as `/proc/self/fd/1`): renaming over `/dev/null` as root would replace the
+//! device, and "writing" to `/dev/full` that way would report success. Temp files that a killed
+//! process left (ours by their name, older than [`STALE_AFTER`]) are removed on the next write
+//! to the directory. Errors name the path.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A file being written; becomes the target only at [`AtomicFile::commit`].
@@ -31,6 +36,67 @@ fn random_tag() -> u64 {
     h.finish()
 }
 
+/// A temp file of ours this old was left by a process that died while writing.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Bytes of the target's name kept in the temp file's name: the rest of a name may be as long as
+/// the file system allows (255), and the temp name adds 26.
+const TMP_NAME_BYTES: usize = 200;
+
+/// What a non-regular file is, for an error message.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_fifo() {
+        "a pipe"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Whether `name` is one of our temp files: `.<name>.<16 hex digits>.partial`.
+fn is_our_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".partial")) else {
+        return false;
+    };
+    rest.len() > 17 && rest.as_bytes()[rest.len() - 17] == b'.' && rest[rest.len() - 16..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Removes the temp files of ours in `dir` that are older than [`STALE_AFTER`]: a process killed
+/// while writing (SIGKILL, a crash) cannot remove its own. Best effort.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !is_our_temp(name) {
+            continue;
+        }
+        let old = entry.metadata().ok().filter(|m| m.is_file()).and_then(|m| m.modified().ok()).and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age > STALE_AFTER);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The first `max` bytes of `name`, cut at a character boundary.
+fn prefix(name: &str, max: usize) -> &str {
+    let mut end = name.len().min(max);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 impl AtomicFile {
     /// Opens the temp file for `target`, refusing a target that is a directory or one of `inputs`.
     pub fn create(target: &Path, inputs: &[&Path]) -> Result<AtomicFile, String> {
@@ -39,6 +105,9 @@ impl AtomicFile {
         if let Ok(meta) = fs::metadata(target) {
             if meta.is_dir() {
                 return Err(fail("it is a directory".into()));
+            }
+            if !meta.is_file() {
+                return Err(fail(format!("it is {}; memwatch-rs writes only regular files, so give the path of a file", kind_of(meta.file_type()))));
             }
             for input in inputs {
                 if fs::metadata(input).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino()) {
@@ -50,8 +119,10 @@ impl AtomicFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        remove_stale(&dir);
+        let short = prefix(&name, TMP_NAME_BYTES);
         for _ in 0..16 {
-            let tmp = dir.join(format!(".{name}.{:016x}.partial", random_tag()));
+            let tmp = dir.join(format!(".{short}.{:016x}.partial", random_tag()));
             match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
                 Ok(file) => return Ok(AtomicFile { target: target.to_path_buf(), tmp, file: Some(file) }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -137,6 +208,50 @@ mod tests {
         let e = AtomicFile::write_all(&d, &[], b"x").unwrap_err();
         assert!(e.contains("it is a directory"), "{e}");
         assert!(leftovers(&d).is_empty());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_devices_pipes_and_links_to_them() {
+        let d = dir("device");
+        for target in [Path::new("/dev/null"), Path::new("/dev/full")] {
+            let e = AtomicFile::write_all(target, &[], b"x").unwrap_err();
+            assert!(e.contains("it is a character device") && e.contains("only regular files"), "{e}");
+        }
+        let link = d.join("null-link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let e = AtomicFile::write_all(&link, &[], b"x").unwrap_err();
+        assert!(e.contains("character device"), "{e}");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is left alone");
+        let fifo = d.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = AtomicFile::write_all(&fifo, &[], b"x").unwrap_err();
+        assert!(e.contains("it is a pipe"), "{e}");
+        assert!(leftovers(&d).is_empty());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn long_names_fit_and_only_our_old_temp_files_are_swept() {
+        let d = dir("long");
+        let long = d.join("n".repeat(250));
+        AtomicFile::write_all(&long, &[], b"ok").unwrap();
+        assert_eq!(fs::read_to_string(&long).unwrap(), "ok");
+        let old_ours = d.join(".x.heapsnapshot.0123456789abcdef.partial");
+        let new_ours = d.join(".y.heapsnapshot.fedcba9876543210.partial");
+        let not_ours = d.join(".z.heapsnapshot.partial");
+        for f in [&old_ours, &new_ours, &not_ours] {
+            fs::write(f, "").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for f in [&old_ours, &not_ours] {
+            File::options().write(true).open(f).unwrap().set_modified(two_hours_ago).unwrap();
+        }
+        AtomicFile::write_all(&d.join("out"), &[], b"x").unwrap();
+        assert!(!old_ours.exists(), "a dead process's old temp file is removed");
+        assert!(new_ours.exists(), "a recent one may be a live writer's");
+        assert!(not_ours.exists(), "a name not ours is never touched");
+        assert!(is_our_temp(".a.0123456789abcdef.partial") && !is_our_temp(".a.partial") && !is_our_temp("a.0123456789abcdef.partial"));
         fs::remove_dir_all(&d).unwrap();
     }
 
