@@ -27,6 +27,7 @@ options:
   --top N         rows per table (default 20)
   --html FILE     also write a self-contained HTML report (treemap, sortable tables, paths)
   --timings       phase timings on stderr at the end (analyze)
+  --all           diff: also the classes whose new and deleted objects cancel out (+0)
 
 A file given as - is read from standard input (one per command line).
 Progress (phase and percent) shows on stderr when it is a terminal.
@@ -40,10 +41,12 @@ const HELP = {
 Totals, suspects (objects retaining more than 10% of the heap, where their memory accumulates
 and the shortest path from a GC root), a per-class table and the largest objects. Reads
 .heapsnapshot files from any Node or Chrome, gzip-compressed or not.`,
-  diff: `usage: memwatch-rs diff <before> <after> [--json] [--top N] [--html FILE]
+  diff: `usage: memwatch-rs diff <before> <after> [--json] [--top N] [--all] [--html FILE]
 
 Per class, the objects allocated (ids only in <after>) and deleted (ids only in <before>) between
-two snapshots of one process, largest growth first.`,
+two snapshots of one process, largest growth first; classes whose new and deleted objects cancel
+out only with --all. A warning comes first when the two cannot be from one process, or look given
+in the wrong order.`,
   leaks: `usage: memwatch-rs leaks <base> <target> <final> [--json] [--top N] [--html FILE]
 
 The three-snapshot technique: objects allocated between <base> and <target> that are still alive
@@ -67,6 +70,7 @@ function parse(argv) {
     const a = rest[i];
     if (a === '--json') opts.json = true;
     else if (a === '--timings') opts.timings = true;
+    else if (a === '--all' && command === 'diff') opts.all = true;
     else if (a === '--top') {
       opts.top = Number(rest[++i]);
       if (!Number.isInteger(opts.top) || opts.top < 1 || opts.top > 100000) throw new UsageError('--top takes a whole number from 1 to 100000');
@@ -163,6 +167,7 @@ function main(argv) {
   const progress = Boolean(process.stderr.isTTY);
   try {
     const opts = { top: o.top, progress };
+    if (o.all) opts.all = true;
     const [a, b, c] = o.files.map((f) => (f === STDIN ? copyStdin() : f));
     if (command === 'report') {
       const nearLimit = require('./lib/nearlimit.js');

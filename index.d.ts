@@ -437,7 +437,9 @@ declare namespace memwatch {
   interface SnapshotDiff {
     before: { nodes: number; size: number };
     after: { nodes: number; size: number };
-    /** Classes with any change, largest size growth first. */
+    /** What the ids say is wrong: the two cannot be from one process, or were given out of order. */
+    warnings: string[];
+    /** Classes whose count or size changed (with `all`, also those that only churned), largest size growth first. */
     classes: ClassChange[];
   }
 
@@ -463,6 +465,8 @@ declare namespace memwatch {
   interface LeakReport {
     leakedObjects: number;
     leakedShallowSize: number;
+    /** What the ids say is wrong: snapshots of different processes, or out of order. */
+    warnings: string[];
     /** Largest retained first. */
     groups: LeakGroup[];
     classes: { className: string; count: number; shallowSize: number }[];
@@ -473,6 +477,8 @@ declare namespace memwatch {
     top?: number;
     /** Phase and percent on stderr. */
     progress?: boolean;
+    /** diffSnapshots: also the classes whose new and deleted objects cancel out (default false). */
+    all?: boolean;
   }
 
   interface AnalyzeOptions {

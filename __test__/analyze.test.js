@@ -200,3 +200,37 @@ test('analyzeAsync: the same report, off the main thread; bad files reject with 
   await assert.rejects(memwatch.analyzeAsync(bad), /cannot analyze .*half\.heapsnapshot: .*\(at byte \d+\)/);
   await assert.rejects(memwatch.analyzeAsync(''), TypeError);
 });
+
+test('diff and leaks warn when the snapshots cannot be from one process or are out of order; diff hides rows that only churned', () => {
+  const memwatch = require('..');
+  const a = path.join(dir, 'order-a.heapsnapshot');
+  const b = path.join(dir, 'order-b.heapsnapshot');
+  globalThis.__orderKeep = [];
+  memwatch.writeSnapshot(a);
+  for (let i = 0; i < 3000; i++) globalThis.__orderKeep.push({ i });
+  memwatch.writeSnapshot(b);
+  const inOrder = memwatch.diffSnapshots(a, b);
+  assert.deepStrictEqual(inOrder.warnings, []);
+  const reversed = memwatch.diffSnapshots(b, a);
+  assert.strictEqual(reversed.warnings.length, 1);
+  assert.match(reversed.warnings[0], /^after looks older than before: its newest object \(id \d+\) is older than before's newest/);
+  assert.match(memwatch.diffSnapshotsText(b, a), /^warning: after looks older than before/);
+  // `leaky` was written by another process: almost no ids in common.
+  const other = memwatch.diffSnapshots(leaky, b);
+  assert.match(other.warnings[0], /^before and after cannot be snapshots of one process: [\d,]+ of the [\d,]+ object ids they share name objects of different classes/);
+  const leaks = memwatch.findLeaks(a, b, leaky);
+  assert.match(leaks.warnings[0], /^target and final cannot be snapshots of one process/);
+  assert.deepStrictEqual(memwatch.findLeaks(a, b, b).warnings, []);
+  // Rows whose new and deleted objects cancel out are hidden unless asked for.
+  const all = memwatch.diffSnapshots(a, b, { all: true, top: 100000 });
+  const shown = memwatch.diffSnapshots(a, b, { top: 100000 });
+  assert.ok(shown.classes.every((c) => c.countDelta !== 0 || c.sizeDelta !== 0), 'no +0 rows by default');
+  assert.ok(all.classes.length > shown.classes.length, `--all shows the churn too (${all.classes.length} > ${shown.classes.length})`);
+  assert.ok(shown.classes.some((c) => c.className === 'Object' && c.countDelta >= 3000));
+  const text = cli('diff', a, b, '--top', '100000');
+  const allText = cli('diff', a, b, '--top', '100000', '--all');
+  assert.strictEqual(text.status, 0, text.stderr);
+  assert.ok(allText.stdout.split('\n').length > text.stdout.split('\n').length);
+  assert.doesNotMatch(text.stdout, /^\S.*\s+\+0\s+\+0$/m, 'no row with +0 objects and +0 bytes');
+  delete globalThis.__orderKeep;
+});

@@ -21,7 +21,7 @@ test('a typo in any options object is an error naming the function and the known
     [() => memwatch.analyze(snapshot, { typo: 1 }), 'memwatch.analyze', /unknown option "typo"; known options: top, progress, timings/],
     [() => memwatch.analyzeAsync(snapshot, { typo: 1 }), 'memwatch.analyzeAsync', /unknown option "typo"/],
     [() => memwatch.analyzeText(snapshot, { typo: 1 }), 'memwatch.analyzeText', /known options: top, progress, timings, json/],
-    [() => memwatch.diffSnapshots(snapshot, snapshot, { typo: 1 }), 'memwatch.diffSnapshots', /known options: top, progress/],
+    [() => memwatch.diffSnapshots(snapshot, snapshot, { typo: 1 }), 'memwatch.diffSnapshots', /known options: top, progress, all/],
     [() => memwatch.findLeaks(snapshot, snapshot, snapshot, { typo: 1 }), 'memwatch.findLeaks', /unknown option "typo"/],
     [() => memwatch.snapshotOnSignal('SIGUSR2', { typo: 1 }), 'memwatch.snapshotOnSignal', /known options: dir, minIntervalMs/],
     [() => memwatch.snapshotOnLeak({ typo: 1 }), 'memwatch.snapshotOnLeak', /known options: dir, keep, minIntervalMs, report/],

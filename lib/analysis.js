@@ -40,10 +40,10 @@ function compareArgs(name, files, options = {}, json = true) {
   for (const f of files) {
     if (typeof f !== 'string' || f === '') throw new TypeError(`memwatch.${name}: expected paths of .heapsnapshot files`);
   }
-  checkOptions(`memwatch.${name}`, options, ['top', 'progress']);
+  checkOptions(`memwatch.${name}`, options, name.startsWith('diff') ? ['top', 'progress', 'all'] : ['top', 'progress']);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json, progress: Boolean(options.progress) }
+  return { top, json, progress: Boolean(options.progress), all: Boolean(options.all) }
 }
 
 /**

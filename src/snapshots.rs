@@ -230,6 +230,8 @@ pub struct CompareOptions {
     pub top: u32,
     pub json: bool,
     pub progress: bool,
+    /// Also the classes whose new and deleted objects cancel out (diff).
+    pub all: Option<bool>,
 }
 
 fn load_ids(path: &str, progress: &mut Progress) -> std::result::Result<IdTable, String> {
@@ -246,7 +248,8 @@ pub fn diff_snapshots(before: String, after: String, options: CompareOptions) ->
     let (b, a) = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;
     let report = diff(&b, &a);
     let top = options.top.max(1) as usize;
-    Ok(if options.json { report.to_json(top) } else { report.to_text(top) })
+    let all = options.all.unwrap_or(false);
+    Ok(if options.json { report.to_json(top, all) } else { report.to_text(top, all) })
 }
 
 /// `memwatch-rs leaks base target final`: the three-snapshot technique.

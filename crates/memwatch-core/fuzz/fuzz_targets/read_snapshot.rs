@@ -20,7 +20,7 @@ fn exercise(data: &[u8], size: Option<u64>) {
     let _ = report.to_text();
     let _ = report.to_json();
     let ids = IdTable::new(&g);
-    let _ = diff(&ids, &ids).to_json(5);
+    let _ = diff(&ids, &ids).to_json(5, true);
     let _ = leaks(&ids, &ids, &g, 5).to_text();
 }
 

@@ -91,6 +91,63 @@ impl IdTable {
     pub fn contains(&self, id: u64) -> bool {
         self.ids.binary_search(&id).is_ok()
     }
+
+    /// The newest object id (V8 numbers objects in allocation order).
+    pub fn max_id(&self) -> u64 {
+        self.ids.last().copied().unwrap_or(0)
+    }
+}
+
+/// Snapshots this size or more are checked for coming from one process.
+const CHECK_MIN_NODES: usize = 1000;
+
+/// What can be said of two snapshots given as `earlier` then `later` from their ids alone. An
+/// object keeps its id for life, so in two snapshots of one process an id both have is the same
+/// object, of the same class; two processes of one Node give their start-up objects the same ids
+/// too, but what they allocate later gets ids that, shared, name different classes: more than a
+/// tenth of the shared ids naming different classes cannot be one process. And V8 numbers
+/// objects in allocation order, so a later snapshot whose newest object is older than the
+/// earlier one's newest was given out of order. `shared` and `mismatched` count the ids both
+/// have and those of them whose classes differ; `*_max` are the newest ids.
+pub fn pair_warnings(earlier: (&str, usize, u64), later: (&str, usize, u64), shared: usize, mismatched: usize) -> Vec<String> {
+    let (ename, elen, emax) = earlier;
+    let (lname, llen, lmax) = later;
+    let mut out = Vec::new();
+    if elen.min(llen) < CHECK_MIN_NODES {
+        return out;
+    }
+    if shared < 10 || mismatched * 10 > shared {
+        out.push(format!(
+            "{ename} and {lname} cannot be snapshots of one process: {} of the {} object ids they share name objects of different classes (an object keeps its id and class for life), so what follows compares unrelated heaps",
+            thousands(mismatched as u64),
+            thousands(shared as u64)
+        ));
+    } else if lmax < emax {
+        out.push(format!(
+            "{lname} looks older than {ename}: its newest object (id {lmax}) is older than {ename}'s newest (id {emax}); give the snapshots in the order they were taken"
+        ));
+    }
+    out
+}
+
+/// How many ids two id-sorted tables share, and how many of those name different classes.
+fn shared_ids(a: &IdTable, b: &IdTable) -> (usize, usize) {
+    let (mut i, mut j, mut n, mut differ) = (0, 0, 0, 0);
+    while i < a.ids.len() && j < b.ids.len() {
+        match a.ids[i].cmp(&b.ids[j]) {
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                if a.names[a.class[i] as usize] != b.names[b.class[j] as usize] {
+                    differ += 1;
+                }
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    (n, differ)
 }
 
 /// One class's change between two snapshots.
@@ -124,6 +181,8 @@ pub struct DiffReport {
     pub after_size: u64,
     /// Classes with any change, largest size growth first.
     pub classes: Vec<ClassChange>,
+    /// Mistakes the ids show (snapshots of two processes, or out of order).
+    pub warnings: Vec<String>,
 }
 
 /// Per-class added/removed counts and sizes by node id.
@@ -189,12 +248,15 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
         })
         .collect();
     classes.sort_by(|a, b| b.size_delta().cmp(&a.size_delta()).then(b.count_delta().cmp(&a.count_delta())).then(a.class_name.cmp(&b.class_name)));
+    let (shared, mismatched) = shared_ids(before, after);
+    let warnings = pair_warnings(("before", before.len(), before.max_id()), ("after", after.len(), after.max_id()), shared, mismatched);
     DiffReport {
         before_nodes: before.len() as u64,
         before_size: before.total_size,
         after_nodes: after.len() as u64,
         after_size: after.total_size,
         classes,
+        warnings,
     }
 }
 
@@ -207,8 +269,17 @@ fn signed(n: i64) -> String {
 }
 
 impl DiffReport {
-    pub fn to_text(&self, top: usize) -> String {
+    /// The rows shown: classes whose count or size changed, or with `all` also those whose new
+    /// and deleted objects cancel out (churn, +0).
+    fn rows(&self, top: usize, all: bool) -> impl Iterator<Item = &ClassChange> {
+        self.classes.iter().filter(move |c| all || c.count_delta() != 0 || c.size_delta() != 0).take(top)
+    }
+
+    pub fn to_text(&self, top: usize, all: bool) -> String {
         let mut s = String::new();
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}\n");
+        }
         let _ = writeln!(
             s,
             "before: {} bytes in {} nodes\nafter:  {} bytes in {} nodes ({} bytes)\n",
@@ -219,7 +290,7 @@ impl DiffReport {
             signed(self.after_size as i64 - self.before_size as i64)
         );
         let _ = writeln!(s, "{:<40} {:>10} {:>10} {:>10} {:>14}", "class", "# new", "# deleted", "# delta", "size delta");
-        for c in self.classes.iter().take(top) {
+        for c in self.rows(top, all) {
             let _ = writeln!(
                 s,
                 "{:<40} {:>10} {:>10} {:>10} {:>14}",
@@ -236,11 +307,9 @@ impl DiffReport {
         terminal_safe(s)
     }
 
-    pub fn to_json(&self, top: usize) -> String {
+    pub fn to_json(&self, top: usize, all: bool) -> String {
         let rows: Vec<String> = self
-            .classes
-            .iter()
-            .take(top)
+            .rows(top, all)
             .map(|c| {
                 format!(
                     "{{\"className\":{},\"addedCount\":{},\"addedSize\":{},\"removedCount\":{},\"removedSize\":{},\"countDelta\":{},\"sizeDelta\":{},\"madeOf\":{}}}",
@@ -256,11 +325,12 @@ impl DiffReport {
             })
             .collect();
         format!(
-            "{{\"before\":{{\"nodes\":{},\"size\":{}}},\"after\":{{\"nodes\":{},\"size\":{}}},\"classes\":[{}]}}",
+            "{{\"before\":{{\"nodes\":{},\"size\":{}}},\"after\":{{\"nodes\":{},\"size\":{}}},\"warnings\":{},\"classes\":[{}]}}",
             self.before_nodes,
             self.before_size,
             self.after_nodes,
             self.after_size,
+            warnings_json(&self.warnings),
             rows.join(",")
         )
     }
@@ -301,6 +371,12 @@ pub struct LeakReport {
     pub classes: Vec<(String, u64, u64)>,
     /// Largest retained first.
     pub groups: Vec<LeakGroup>,
+    /// Mistakes the ids show (snapshots of two processes, or out of order).
+    pub warnings: Vec<String>,
+}
+
+fn warnings_json(w: &[String]) -> String {
+    format!("[{}]", w.iter().map(|x| super::report::json_string(x)).collect::<Vec<_>>().join(","))
 }
 
 /// Node types that a program allocates (V8's own code, shapes and internals are left out:
@@ -403,7 +479,23 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
         g.made_of = top_counts(tally, 4);
     }
     classes.truncate(top);
-    LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups }
+    let (shared, mismatched) = shared_ids(base, target);
+    let mut warnings = pair_warnings(("base", base.len(), base.max_id()), ("target", target.len(), target.max_id()), shared, mismatched);
+    if warnings.is_empty() {
+        let (mut in_target, mut differ, mut last_max) = (0usize, 0usize, 0u64);
+        for v in 0..n as u32 {
+            let id = last.node_id(v);
+            last_max = last_max.max(id);
+            if let Ok(k) = target.ids.binary_search(&id) {
+                in_target += 1;
+                if target.names[target.class[k] as usize] != names[class_of[v as usize] as usize] {
+                    differ += 1;
+                }
+            }
+        }
+        warnings = pair_warnings(("target", target.len(), target.max_id()), ("final", n, last_max), in_target, differ);
+    }
+    LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups, warnings }
 }
 
 /// A path as a grouping key: owner classes and edge names, element indices generalised to `[]`.
@@ -427,6 +519,9 @@ fn signature(g: &HeapGraph, class_of: &[u32], names: &[String], steps: &[super::
 impl LeakReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}\n");
+        }
         let _ = writeln!(
             s,
             "{} objects ({} bytes) were allocated between base and target and are still alive in final.\n",
@@ -489,9 +584,10 @@ impl LeakReport {
             .collect();
         let classes: Vec<String> = self.classes.iter().map(|(c, n, b)| format!("{{\"className\":{},\"count\":{},\"shallowSize\":{}}}", js(c), n, b)).collect();
         format!(
-            "{{\"leakedObjects\":{},\"leakedShallowSize\":{},\"groups\":[{}],\"classes\":[{}]}}",
+            "{{\"leakedObjects\":{},\"leakedShallowSize\":{},\"warnings\":{},\"groups\":[{}],\"classes\":[{}]}}",
             self.leaked_objects,
             self.leaked_shallow_size,
+            warnings_json(&self.warnings),
             groups.join(","),
             classes.join(",")
         )
@@ -500,6 +596,16 @@ impl LeakReport {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pair_warnings_catch_two_processes_and_the_wrong_order() {
+        assert!(pair_warnings(("before", 50_000, 900), ("after", 52_000, 1_200), 45_000, 3).is_empty(), "one process, in order");
+        let w = pair_warnings(("before", 50_000, 900), ("after", 52_000, 1_200), 20_000, 9_000);
+        assert!(w.len() == 1 && w[0].contains("cannot be snapshots of one process: 9,000 of the 20,000 object ids they share"), "{w:?}");
+        let w = pair_warnings(("before", 50_000, 1_200), ("after", 52_000, 900), 45_000, 0);
+        assert!(w.len() == 1 && w[0].starts_with("after looks older than before"), "{w:?}");
+        assert!(pair_warnings(("before", 10, 9), ("after", 12, 1), 0, 0).is_empty(), "too small to tell");
+    }
+
     use super::*;
     use crate::snapshot::testutil::synthetic;
 
