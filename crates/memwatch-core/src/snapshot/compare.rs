@@ -48,6 +48,9 @@ pub struct IdTable {
     /// a closure, a located constructor), or `u32::MAX`.
     detail: Vec<u32>,
     details: Vec<String>,
+    /// The newest id of a heap object: embedder (native) and synthetic nodes get ids of their
+    /// own (hash-like, not in allocation order) and are left out.
+    newest: u64,
 }
 
 impl IdTable {
@@ -69,7 +72,10 @@ impl IdTable {
                 None => u32::MAX,
             })
             .collect();
+        let unordered: Vec<bool> = g.node_types.iter().map(|t| t == "native" || t == "synthetic").collect();
+        let newest = (0..n).filter(|&v| !unordered.get(g.node_type[v as usize] as usize).copied().unwrap_or(false)).map(|v| g.node_id(v)).max().unwrap_or(0);
         IdTable {
+            newest,
             ids: order.iter().map(|&v| g.node_id(v)).collect(),
             class: order.iter().map(|&v| class_of[v as usize]).collect(),
             size: order.iter().map(|&v| g.self_size(v)).collect(),
@@ -92,9 +98,9 @@ impl IdTable {
         self.ids.binary_search(&id).is_ok()
     }
 
-    /// The newest object id (V8 numbers objects in allocation order).
+    /// The newest heap object's id (V8 numbers heap objects in allocation order).
     pub fn max_id(&self) -> u64 {
-        self.ids.last().copied().unwrap_or(0)
+        self.newest
     }
 }
 
@@ -483,9 +489,12 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
     let mut warnings = pair_warnings(("base", base.len(), base.max_id()), ("target", target.len(), target.max_id()), shared, mismatched);
     if warnings.is_empty() {
         let (mut in_target, mut differ, mut last_max) = (0usize, 0usize, 0u64);
+        let unordered: Vec<bool> = last.node_types.iter().map(|t| t == "native" || t == "synthetic").collect();
         for v in 0..n as u32 {
             let id = last.node_id(v);
-            last_max = last_max.max(id);
+            if !unordered.get(last.node_type[v as usize] as usize).copied().unwrap_or(false) {
+                last_max = last_max.max(id);
+            }
             if let Ok(k) = target.ids.binary_search(&id) {
                 in_target += 1;
                 if target.names[target.class[k] as usize] != names[class_of[v as usize] as usize] {
