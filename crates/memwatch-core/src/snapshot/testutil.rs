@@ -44,15 +44,20 @@ pub fn node_snapshot_of_file_with(tag: &str, source: &str, flags: &[&str]) -> (R
 /// as V8 would write it (node 0 is the root; element/hidden edge names are indices), read
 /// through the reader and built into the graph.
 pub fn synthetic(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, usize)]) -> super::graph::HeapGraph {
+    synthetic_with_locations(nodes, edges, &[])
+}
+
+/// [`synthetic`] with a `locations` section: (node index, script id, line, column), 0-based.
+pub fn synthetic_with_locations(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, usize)], locations: &[(usize, u32, u32, u32)]) -> super::graph::HeapGraph {
     const NODE_TYPES: [&str; 6] = ["hidden", "array", "object", "closure", "native", "synthetic"];
     const EDGE_TYPES: [&str; 7] = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"];
     let mut strings: Vec<String> = vec![String::new()];
-    let mut intern = |s: &str| match strings.iter().position(|x| x == s) {
-        Some(i) => i,
-        None => {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut intern = |s: &str| {
+        *index.entry(s.to_string()).or_insert_with(|| {
             strings.push(s.to_string());
             strings.len() - 1
-        }
+        })
     };
     let mut out_degree = vec![0u32; nodes.len()];
     for e in edges {
@@ -77,14 +82,16 @@ pub fn synthetic(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, 
         })
         .collect();
     let quote = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",");
+    let location_values: Vec<String> = locations.iter().map(|&(node, script, line, column)| format!("{},{script},{line},{column}", node * 5)).collect();
     let text = format!(
-        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[[{}]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[[{}]]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":[{}]}}"#,
+        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[[{}]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[[{}]],"location_fields":["object_index","script_id","line","column"]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"locations":[{}],"strings":[{}]}}"#,
         quote(&NODE_TYPES),
         quote(&EDGE_TYPES),
         nodes.len(),
         edges.len(),
         node_values.join(","),
         edge_values.join(","),
+        location_values.join(","),
         strings.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(",")
     );
     super::graph::HeapGraph::from_raw(read_snapshot(text.as_bytes(), None).expect("valid synthetic snapshot")).expect("graph")
