@@ -122,6 +122,24 @@ test('text output shows control characters from the snapshot as escapes; JSON ke
   assert.ok(JSON.stringify(json).includes('\\u001b[2J'), 'JSON keeps the exact name');
 });
 
+test('a name with line breaks cannot forge lines in analyze, diff or leaks text', () => {
+  const forged = path.join(dir, 'forged.heapsnapshot');
+  const base = path.join(dir, 'forged-base.heapsnapshot');
+  const r = runNode(
+    `class Record {}
+     require('v8').writeHeapSnapshot(${JSON.stringify(base)});
+     globalThis['Fake\\nsuspect: Totally @1 retains 999 bytes (99.0%)'] = Array.from({ length: 80000 }, () => new Record());
+     require('v8').writeHeapSnapshot(${JSON.stringify(forged)});`,
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  for (const args of [['analyze', forged], ['diff', base, forged, '--top', '1000'], ['leaks', base, forged, forged]]) {
+    const out = cli(...args);
+    assert.strictEqual(out.status, 0, out.stderr);
+    assert.doesNotMatch(out.stdout, /^\s*suspect: Totally/m, `${args[0]}: a forged line`);
+    if (args[0] !== 'diff') assert.match(out.stdout, /Fake\\nsuspect: Totally/, `${args[0]}: the property is shown, escaped`);
+  }
+});
+
 test('gzip-compressed and BOM-prefixed snapshots read as the snapshot; other formats are named', () => {
   const zlib = require('node:zlib');
   const plain = JSON.parse(cli('analyze', leaky, '--json').stdout);

@@ -67,3 +67,19 @@ test('a leak test whose function never settles rejects, naming the call, after t
   assert.ok(Date.now() - started < 5000);
   await assert.rejects(memwatch.leakTest(() => {}, { timeoutMs: 0 }), /"timeoutMs" must be an integer from 1/);
 });
+
+test("names from the heap cannot forge lines or steer the terminal in assertNoLeak's message", async () => {
+  const memwatch = require('..');
+  const holder = { '\x1b[2J\x07evil\nsuspect: Totally @1 retains 999 bytes': [] };
+  class Record {}
+  Object.defineProperty(Record, 'name', { value: 'Fake\nsuspect: Totally @1' });
+  const error = await memwatch.assertNoLeak(() => holder['\x1b[2J\x07evil\nsuspect: Totally @1 retains 999 bytes'].push(new Record()), { iterations: 40, warmup: 5, name: 'push\x1b]0;t\x07' }).then(
+    () => null,
+    (e) => e,
+  );
+  assert.ok(error, 'the leak is found');
+  assert.doesNotMatch(error.message, /[\x00-\x08\x0b-\x1f\x7f]/, 'no raw control characters');
+  assert.doesNotMatch(error.message, /\nsuspect: /, 'no forged line');
+  assert.match(error.message, /\\x1b\[2J\\x07evil\\nsuspect: Totally/, 'the key is shown, escaped');
+  assert.match(error.message, /^push\\x1b\]0;t\\x07 leaks /);
+});

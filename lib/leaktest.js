@@ -193,22 +193,36 @@ function round3(x) {
 }
 
 /** `checkout leaks 1 SessionRecord (48 bytes) per call: 200 calls left 200 alive, held by ...`. */
+/** A name from the heap on one line: its line breaks escaped (the message's own stay). */
+function oneLine(text) {
+  return String(text).replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\u2028/g, '\\u{2028}').replace(/\u2029/g, '\\u{2029}');
+}
+
+/**
+ * The AssertionError's message. Names come from the heap, that is from the program: each is kept
+ * on its line, and the whole shows control characters as escapes (`\x1b`), as the CLI's text
+ * does, so an object key holding ESC or BEL cannot steer the test runner's terminal.
+ */
 function failureMessage(name, result) {
+  return native.terminalSafe(failureLines(oneLine(name), result));
+}
+
+function failureLines(name, result) {
   const lines = [];
   const [top, ...rest] = result.classes;
   const group = result.groups.find((g) => g.what === top.what);
-  const what = label(top.what, group);
+  const what = oneLine(label(top.what, group));
   const per = top.perIteration;
   const each = formatSize(Math.round(top.count > 0 ? top.bytes / top.count : top.bytes));
   const rate = per >= 1 ? `${formatCount(per)} ${what} (${each}) per call` : `1 ${what} (${each}) every ${formatCount(1 / per)} calls`;
   let head = `${name} leaks ${rate}: ${result.iterations} calls left ${top.count} alive`;
-  if (group) head += `, held by ${group.path}${group.location ? `; ${what} is at ${group.location}` : ''}`;
+  if (group) head += `, held by ${oneLine(group.path)}${group.location ? `; ${what} is at ${oneLine(group.location)}` : ''}`;
   lines.push(head);
-  if (group && group.stack) lines.push(`  ${ownFramesOnly(group.stack.text)}`);
+  if (group && group.stack) lines.push(`  ${oneLine(ownFramesOnly(group.stack.text))}`);
   for (const c of rest) {
     const g = result.groups.find((x) => x.what === c.what);
-    const where = g ? `, held by ${g.path}${g.location ? `; at ${g.location}` : ''}` : '';
-    lines.push(`  also ${formatCount(c.perIteration)} ${label(c.what, g)} per call (${c.count} alive, ${formatSize(c.bytes)})${where}`);
+    const where = g ? `, held by ${oneLine(g.path)}${g.location ? `; at ${oneLine(g.location)}` : ''}` : '';
+    lines.push(`  also ${formatCount(c.perIteration)} ${oneLine(label(c.what, g))} per call (${c.count} alive, ${formatSize(c.bytes)})${where}`);
   }
   return lines.join('\n');
 }

@@ -114,8 +114,25 @@ pub fn terminal_safe(text: String) -> String {
     out
 }
 
+/// A name from a heap (a class, a property, a script URL) for one line of text: its line breaks
+/// become `\n` / `\r`, so a class named `"Fake\nsuspect: ..."` cannot add a line that looks like
+/// a finding. The text as a whole then goes through [`terminal_safe`]; JSON keeps names exact.
+pub fn one_line(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    std::borrow::Cow::Owned(name.replace('\n', "\\n").replace('\r', "\\r").replace('\u{2028}', "\\u{2028}").replace('\u{2029}', "\\u{2029}"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_line_keeps_a_name_on_its_line() {
+        assert_eq!(super::one_line("Fake\nsuspect: Totally @1"), "Fake\\nsuspect: Totally @1");
+        assert_eq!(super::one_line("a\r\nb\u{2028}c"), "a\\r\\nb\\u{2028}c");
+        assert!(matches!(super::one_line("Plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
     #[test]
     fn terminal_safe_shows_controls_as_escapes_and_keeps_lines() {
         assert_eq!(terminal_safe("a\tb\nc".to_string()), "a\tb\nc");

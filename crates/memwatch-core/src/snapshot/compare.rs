@@ -20,7 +20,7 @@ fn detail_of(g: &HeapGraph, v: u32, closure: Option<u8>) -> Option<String> {
 
 /// `(what, count)` rows as text: `50 x onTick() at app.js:7:33, 50 x system / Context`.
 fn made_of_text(rows: &[(String, u64)]) -> String {
-    rows.iter().map(|(w, n)| format!("{} x {w}", thousands(*n))).collect::<Vec<_>>().join(", ")
+    rows.iter().map(|(w, n)| format!("{} x {}", thousands(*n), crate::format::one_line(w))).collect::<Vec<_>>().join(", ")
 }
 
 fn made_of_json(rows: &[(String, u64)]) -> String {
@@ -548,18 +548,18 @@ impl LeakReport {
                 "\n{}. {} x {} ({} objects in all) retain {} bytes",
                 i + 1,
                 thousands(g.count),
-                g.class_name,
+                crate::format::one_line(&g.class_name),
                 thousands(g.objects),
                 thousands(g.retained_size)
             );
             if let Some(l) = &g.location {
-                let _ = writeln!(s, "   {} is defined at {l}", g.class_name);
+                let _ = writeln!(s, "   {} is defined at {}", crate::format::one_line(&g.class_name), crate::format::one_line(&l.to_string()));
             }
             if !g.made_of.is_empty() {
                 let _ = writeln!(s, "   made of: {}", made_of_text(&g.made_of));
             }
-            let _ = writeln!(s, "   held by: {}", g.signature);
-            let _ = writeln!(s, "   e.g. {}", g.sample_path);
+            let _ = writeln!(s, "   held by: {}", crate::format::one_line(&g.signature));
+            let _ = writeln!(s, "   e.g. {}", crate::format::one_line(&g.sample_path));
         }
         let _ = writeln!(s, "\nby class:");
         let _ = writeln!(s, "{:<40} {:>10} {:>16}", "class", "count", "shallow bytes");

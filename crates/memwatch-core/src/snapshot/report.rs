@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::format::terminal_safe;
+use crate::format::{one_line, terminal_safe};
 
 use super::paths::ShortestPaths;
 use super::progress::Progress;
@@ -174,7 +174,7 @@ pub fn contents(g: &HeapGraph, d: &Dominators, (first, list): &(Vec<u32>, Vec<u3
 
 /// `60,000 x onTick() at app/home.js:34:18 (4,800,000 bytes), ...`
 pub fn contents_text(c: &Contents) -> String {
-    c.iter().map(|(what, n, r)| format!("{} x {what} ({} bytes)", thousands(*n), thousands(*r))).collect::<Vec<_>>().join(", ")
+    c.iter().map(|(what, n, r)| format!("{} x {} ({} bytes)", thousands(*n), one_line(what), thousands(*r))).collect::<Vec<_>>().join(", ")
 }
 
 /// `{"what":..,"count":..,"retainedSize":..}` items.
@@ -284,21 +284,21 @@ impl Report {
             let _ = writeln!(s, "suspects (objects retaining more than 10% of the heap):");
             for x in &self.suspects {
                 let o = &x.object;
-                let _ = write!(s, "  {} @{} retains {} bytes ({:.1}%)", o.name, o.id, thousands(o.retained_size), x.percent);
+                let _ = write!(s, "  {} @{} retains {} bytes ({:.1}%)", one_line(&o.name), o.id, thousands(o.retained_size), x.percent);
                 if let Some(m) = x.mainly_in.last() {
-                    let _ = write!(s, ", mainly in {} @{}", m.name, m.id);
+                    let _ = write!(s, ", mainly in {} @{}", one_line(&m.name), m.id);
                 }
                 let _ = writeln!(s);
                 for r in std::iter::once(o).chain(x.mainly_in.last()) {
                     if let Some(l) = &r.location {
-                        let _ = writeln!(s, "    {} is defined at {l}", r.name);
+                        let _ = writeln!(s, "    {} is defined at {}", one_line(&r.name), one_line(&l.to_string()));
                     }
                 }
                 if !x.holds.is_empty() {
                     let _ = writeln!(s, "    holding: {}", contents_text(&x.holds));
                 }
                 if !x.retainer_path.is_empty() {
-                    let steps: Vec<String> = x.retainer_path.iter().map(|(label, o)| format!("{label} -> {} @{}", o.name, o.id)).collect();
+                    let steps: Vec<String> = x.retainer_path.iter().map(|(label, o)| format!("{} -> {} @{}", one_line(label), one_line(&o.name), o.id)).collect();
                     let _ = writeln!(s, "    path: (root) {}", steps.join(" "));
                 }
             }
@@ -371,6 +371,7 @@ impl Report {
 }
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {
+    let s = &*one_line(s);
     if s.chars().count() <= max {
         s.to_string()
     } else {
