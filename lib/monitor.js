@@ -47,6 +47,7 @@ const HISTORY_SIZE = 2000;
 const history = [];
 // Full GCs delivered (not HeapDiff's own), for the metrics' counter: never goes back.
 let fullGcs = 0;
+let lastNumFullGc = 0;
 
 // Allocation sampling (`allocationSamplingBytes`): V8's sampling heap profiler runs while the
 // option is on and someone watches for leaks; its live tree is read on full GCs, so a 'leak' can
@@ -93,7 +94,10 @@ function deliver(kind, values, reason) {
     capture(Date.now());
     const stats = {};
     for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
-    fullGcs++;
+    // One event may stand for several full GCs (gc() runs two): count them by num_full_gc, which
+    // starts over when setOptions rebuilds the engine.
+    fullGcs += stats.num_full_gc > lastNumFullGc ? stats.num_full_gc - lastNumFullGc : 1;
+    lastNumFullGc = stats.num_full_gc;
     if (history.length === HISTORY_SIZE) history.shift();
     history.push({
       time: Date.now(),
