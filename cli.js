@@ -28,6 +28,7 @@ options:
   --html FILE     also write a self-contained HTML report (treemap, sortable tables, paths)
   --timings       phase timings on stderr at the end (analyze)
   --all           diff: also the classes whose new and deleted objects cancel out (+0)
+  --no-source-maps  show locations in the generated JavaScript, not through source maps
 
 A file given as - is read from standard input (one per command line).
 Progress (phase and percent) shows on stderr when it is a terminal.
@@ -71,6 +72,7 @@ function parse(argv) {
     if (a === '--json') opts.json = true;
     else if (a === '--timings') opts.timings = true;
     else if (a === '--all' && command === 'diff') opts.all = true;
+    else if (a === '--no-source-maps') opts.noSourceMaps = true;
     else if (a === '--top') {
       opts.top = Number(rest[++i]);
       if (!Number.isInteger(opts.top) || opts.top < 1 || opts.top > 100000) throw new UsageError('--top takes a whole number from 1 to 100000');
@@ -168,6 +170,7 @@ function main(argv) {
   try {
     const opts = { top: o.top, progress };
     if (o.all) opts.all = true;
+    if (o.noSourceMaps) opts.sourceMaps = false;
     const [a, b, c] = o.files.map((f) => (f === STDIN ? copyStdin() : f));
     if (command === 'report') {
       const nearLimit = require('./lib/nearlimit.js');

@@ -8,10 +8,10 @@ const { checkOptions } = require('./options.js');
 
 function analyzeArgs(name, file, options = {}, json = false) {
   if (typeof file !== 'string' || file === '') throw new TypeError(`memwatch.${name}: expected the path of a .heapsnapshot file`);
-  checkOptions(`memwatch.${name}`, options, name === 'analyzeText' ? ['top', 'progress', 'timings', 'json'] : ['top', 'progress', 'timings']);
+  checkOptions(`memwatch.${name}`, options, name === 'analyzeText' ? ['top', 'progress', 'timings', 'sourceMaps', 'json'] : ['top', 'progress', 'timings', 'sourceMaps']);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings) }
+  return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings), sourceMaps: options.sourceMaps !== false }
 }
 
 /**
@@ -40,10 +40,10 @@ function compareArgs(name, files, options = {}, json = true) {
   for (const f of files) {
     if (typeof f !== 'string' || f === '') throw new TypeError(`memwatch.${name}: expected paths of .heapsnapshot files`);
   }
-  checkOptions(`memwatch.${name}`, options, name.startsWith('diff') ? ['top', 'progress', 'all'] : ['top', 'progress']);
+  checkOptions(`memwatch.${name}`, options, name.startsWith('diff') ? ['top', 'progress', 'sourceMaps', 'all'] : ['top', 'progress', 'sourceMaps']);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json, progress: Boolean(options.progress), all: Boolean(options.all) }
+  return { top, json, progress: Boolean(options.progress), all: Boolean(options.all), sourceMaps: options.sourceMaps !== false }
 }
 
 /**

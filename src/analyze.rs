@@ -17,6 +17,8 @@ pub struct AnalyzeOptions {
     pub progress: bool,
     /// Phase timings on stderr at the end.
     pub timings: bool,
+    /// Locations through the scripts' source maps (default true).
+    pub source_maps: Option<bool>,
 }
 
 /// Reads and analyses a snapshot file; returns the report as JSON or text.
@@ -53,7 +55,10 @@ pub fn analyze_snapshot_async(path: String, options: AnalyzeOptions) -> AsyncTas
 fn run(path: &str, options: &AnalyzeOptions) -> Result<String> {
     let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot analyze {path}: {why}"));
     let mut progress = Progress::new(options.progress);
-    let result = load(Path::new(&path), &mut progress).map(|graph| analyze_with(&graph, options.top.max(1) as usize, &mut progress));
+    let result = load(Path::new(&path), &mut progress).map(|mut graph| {
+        graph.set_source_maps(options.source_maps.unwrap_or(true));
+        analyze_with(&graph, options.top.max(1) as usize, &mut progress)
+    });
     progress.finish();
     let report = result.map_err(fail)?;
     if options.timings {

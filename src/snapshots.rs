@@ -232,10 +232,13 @@ pub struct CompareOptions {
     pub progress: bool,
     /// Also the classes whose new and deleted objects cancel out (diff).
     pub all: Option<bool>,
+    /// Locations through the scripts' source maps (default true).
+    pub source_maps: Option<bool>,
 }
 
-fn load_ids(path: &str, progress: &mut Progress) -> std::result::Result<IdTable, String> {
-    let g = load(Path::new(path), progress).map_err(|e| format!("{path}: {e}"))?;
+fn load_ids(path: &str, progress: &mut Progress, source_maps: bool) -> std::result::Result<IdTable, String> {
+    let mut g = load(Path::new(path), progress).map_err(|e| format!("{path}: {e}"))?;
+    g.set_source_maps(source_maps);
     Ok(IdTable::new(&g))
 }
 
@@ -243,7 +246,8 @@ fn load_ids(path: &str, progress: &mut Progress) -> std::result::Result<IdTable,
 #[napi]
 pub fn diff_snapshots(before: String, after: String, options: CompareOptions) -> Result<String> {
     let mut progress = Progress::new(options.progress);
-    let result = load_ids(&before, &mut progress).and_then(|b| Ok((b, load_ids(&after, &mut progress)?)));
+    let maps = options.source_maps.unwrap_or(true);
+    let result = load_ids(&before, &mut progress, maps).and_then(|b| Ok((b, load_ids(&after, &mut progress, maps)?)));
     progress.finish();
     let (b, a) = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;
     let report = diff(&b, &a);
@@ -257,9 +261,11 @@ pub fn diff_snapshots(before: String, after: String, options: CompareOptions) ->
 pub fn find_leaks(base: String, target: String, last: String, options: CompareOptions) -> Result<String> {
     let mut progress = Progress::new(options.progress);
     let result = (|| {
-        let b = load_ids(&base, &mut progress)?;
-        let t = load_ids(&target, &mut progress)?;
-        let g = load(Path::new(&last), &mut progress).map_err(|e| format!("{last}: {e}"))?;
+        let maps = options.source_maps.unwrap_or(true);
+        let b = load_ids(&base, &mut progress, maps)?;
+        let t = load_ids(&target, &mut progress, maps)?;
+        let mut g = load(Path::new(&last), &mut progress).map_err(|e| format!("{last}: {e}"))?;
+        g.set_source_maps(maps);
         progress.phase("finding leaks");
         Ok::<_, String>(leaks(&b, &t, &g, options.top.max(1) as usize))
     })();

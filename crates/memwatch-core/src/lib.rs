@@ -11,6 +11,7 @@ pub mod leak;
 pub mod output;
 pub mod stats;
 pub mod snapshot;
+pub mod srcmap;
 pub mod summary;
 pub mod replay;
 pub mod sites;

@@ -49,6 +49,8 @@ pub struct HeapGraph {
     trace_tree: Vec<TraceNode>,
     /// `trace_tree` id -> its index there.
     trace_index: HashMap<u32, u32>,
+    /// Source maps of the scripts (None: mapping turned off); read on first use.
+    source_maps: std::sync::Mutex<Option<crate::srcmap::SourceMaps>>,
 }
 
 /// One frame of an allocation stack.
@@ -70,12 +72,21 @@ impl std::fmt::Display for Frame {
 }
 
 /// Where a node's code is, ready to show: script name (relative to the scripts' common root),
-/// 1-based line and column.
+/// 1-based line and column. Through a source map: the original source, with the identifier the
+/// map names there (`name`) and the position in the generated script (`generated`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
     pub script: String,
     pub line: u32,
     pub column: u32,
+    pub name: Option<String>,
+    pub generated: Option<Box<Location>>,
+}
+
+impl Location {
+    pub fn new(script: String, line: u32, column: u32) -> Location {
+        Location { script, line, column, name: None, generated: None }
+    }
 }
 
 impl std::fmt::Display for Location {
@@ -137,6 +148,7 @@ impl HeapGraph {
             trace_node,
             trace_functions,
             trace_tree,
+            source_maps: std::sync::Mutex::new(Some(crate::srcmap::SourceMaps::new())),
         };
         g.scripts = g.script_names();
         for l in &g.locations {
@@ -202,7 +214,57 @@ impl HeapGraph {
         let i = self.locations.binary_search_by_key(&node, |l| l.node).ok()?;
         let l = self.locations[i];
         let script = self.script_display(l.script_id).unwrap_or_else(|| format!("script #{}", l.script_id));
-        Some(Location { script, line: l.line + 1, column: l.column + 1 })
+        let generated = Location::new(script, l.line + 1, l.column + 1);
+        let raw = self.scripts.get(&l.script_id);
+        Some(match raw.and_then(|raw| self.original(raw, generated.line, generated.column)) {
+            Some(o) => {
+                // V8 locates an object at its constructor and a closure at its function: the
+                // minified name (`t`) is defined just before, where the map names the original.
+                let named = raw.and_then(|raw| self.original_name(raw, generated.line, generated.column, self.string(self.node_name[node as usize])));
+                Location { script: self.source_display(&o.source), line: o.line, column: o.column, name: named.or(o.name), generated: Some(Box::new(generated)) }
+            }
+            None => generated,
+        })
+    }
+
+    /// Turns source-map lookups on (the default) or off.
+    pub fn set_source_maps(&mut self, on: bool) {
+        if let Ok(mut m) = self.source_maps.lock() {
+            *m = on.then(crate::srcmap::SourceMaps::new);
+        }
+    }
+
+    /// Notes on source maps that were found but could not be used.
+    pub fn source_map_notes(&self) -> Vec<String> {
+        self.source_maps.lock().ok().and_then(|m| m.as_ref().map(|m| m.notes().to_vec())).unwrap_or_default()
+    }
+
+    fn original(&self, script: &str, line: u32, column: u32) -> Option<crate::srcmap::Original> {
+        self.source_maps.lock().ok()?.as_mut()?.lookup(script, line, column)
+    }
+
+    fn original_name(&self, script: &str, line: u32, column: u32, generated: &str) -> Option<String> {
+        self.source_maps.lock().ok()?.as_mut()?.original_name(script, line, column, generated)
+    }
+
+    /// An original source as shown: relative to the directory it shares with the scripts' root
+    /// (`src/orders.ts` for `/srv/app/src/orders.ts` when the scripts are in `/srv/app/dist/`).
+    fn source_display(&self, source: &str) -> String {
+        let root = self.script_root.as_str();
+        let mut common = 0;
+        for (i, (a, b)) in root.bytes().zip(source.bytes()).enumerate() {
+            if a != b {
+                break;
+            }
+            if a == b'/' {
+                common = i + 1;
+            }
+        }
+        if common > 1 {
+            source[common..].to_string()
+        } else {
+            source.to_string()
+        }
     }
 
     /// How DevTools names the node for people: `onTick()` for a closure (`(anonymous)()`),
@@ -256,10 +318,12 @@ impl HeapGraph {
                 break;
             }
             let script = self.string(f.script_name);
-            let location = (!script.is_empty() && f.line > 0).then(|| Location {
-                script: script.strip_prefix(self.script_root.as_str()).filter(|s| !s.is_empty()).unwrap_or(script).to_string(),
-                line: f.line,
-                column: f.column,
+            let location = (!script.is_empty() && f.line > 0).then(|| {
+                let generated = Location::new(script.strip_prefix(self.script_root.as_str()).filter(|s| !s.is_empty()).unwrap_or(script).to_string(), f.line, f.column);
+                match self.original(script, f.line, f.column) {
+                    Some(o) => Location { script: self.source_display(&o.source), line: o.line, column: o.column, name: o.name, generated: Some(Box::new(generated)) },
+                    None => generated,
+                }
             });
             frames.push(Frame { function: if name.is_empty() { "(anonymous)".to_string() } else { name.to_string() }, location });
         }
@@ -280,8 +344,27 @@ impl HeapGraph {
     /// `display_name`, with ` at file:line:col` where the snapshot records a location.
     pub fn describe(&self, node: u32) -> String {
         match self.location(node) {
-            Some(l) => format!("{} at {l}", self.display_name(node)),
+            Some(l) => format!("{} at {l}", self.mapped_name(node, &l)),
             None => self.display_name(node),
+        }
+    }
+
+    /// `display_name`, with minified code's identifier replaced by the one its source map names
+    /// at the definition (`OrderRecord`, not `t`; `onTick()`, not `n()`).
+    pub fn mapped_name(&self, node: u32, l: &Location) -> String {
+        let shown = self.display_name(node);
+        match &l.name {
+            Some(original) if !original.is_empty() => {
+                let generated = self.string(self.node_name[node as usize]);
+                if generated.is_empty() || generated == original {
+                    return shown;
+                }
+                match shown.strip_prefix(generated) {
+                    Some(rest) => format!("{original}{rest}"),
+                    None => shown,
+                }
+            }
+            _ => shown,
         }
     }
 

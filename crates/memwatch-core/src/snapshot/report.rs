@@ -186,7 +186,17 @@ pub fn contents_json(c: &Contents) -> String {
 /// A location as JSON: `{"script":..,"line":..,"column":..}` or `null`.
 pub fn location_json(l: &Option<Location>) -> String {
     match l {
-        Some(l) => format!("{{\"script\":{},\"line\":{},\"column\":{}}}", json_string(&l.script), l.line, l.column),
+        Some(l) => {
+            let mut out = format!("{{\"script\":{},\"line\":{},\"column\":{}", json_string(&l.script), l.line, l.column);
+            if let Some(name) = &l.name {
+                out.push_str(&format!(",\"name\":{}", json_string(name)));
+            }
+            if let Some(g) = &l.generated {
+                out.push_str(&format!(",\"generated\":{{\"script\":{},\"line\":{},\"column\":{}}}", json_string(&g.script), g.line, g.column));
+            }
+            out.push('}');
+            out
+        }
         None => "null".to_string(),
     }
 }

@@ -1,0 +1,115 @@
+'use strict';
+// Locations in the code people ship: a TypeScript service compiled by tsc, bundled by esbuild,
+// and bundled and minified with an inline map (the real tools, from the dev dependencies). The
+// reports show the TypeScript file, line and column, and the original class name for minified
+// code; JSON keeps the generated location beside it; --no-source-maps turns mapping off.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.join(__dirname, '..');
+const memwatch = require('..');
+
+const ORDERS_TS = `// Orders kept by mistake.
+export interface Line {
+  sku: string;
+  qty: number;
+}
+
+// Lines so that the class is not near the top.
+//
+//
+//
+//
+//
+export class OrderRecord {
+  lines: Line[];
+  constructor(public id: number, public customer: string) {
+    this.lines = [{ sku: \`sku-\${id}\`, qty: id % 5 }];
+  }
+}
+
+export const orders = new Map<number, OrderRecord>();
+
+export function place(id: number): OrderRecord {
+  const o = new OrderRecord(id, \`customer-\${id % 100}\`);
+  orders.set(id, o);
+  return o;
+}
+`;
+// Three snapshots: warm, after 20,000 orders, after 20,000 more.
+const MAIN_TS = `import { place } from './orders';
+const v8 = require('v8');
+const [dir] = process.argv.slice(2);
+let n = 0;
+for (; n < 100; n++) place(n);
+v8.writeHeapSnapshot(dir + '/base.heapsnapshot');
+for (; n < 20100; n++) place(n);
+v8.writeHeapSnapshot(dir + '/target.heapsnapshot');
+for (; n < 40100; n++) place(n);
+v8.writeHeapSnapshot(dir + '/final.heapsnapshot');
+`;
+// OrderRecord's constructor: where V8 locates its objects.
+const CONSTRUCTOR = 'src/orders.ts:15:3';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-maps-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+fs.mkdirSync(path.join(dir, 'src'));
+fs.writeFileSync(path.join(dir, 'src', 'orders.ts'), ORDERS_TS);
+fs.writeFileSync(path.join(dir, 'src', 'main.ts'), MAIN_TS);
+
+function build(kind, name = kind) {
+  const out = path.join(dir, name);
+  fs.mkdirSync(out);
+  if (kind === 'tsc') {
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--outDir', out, '--sourceMap', '--target', 'es2020', '--module', 'commonjs', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'src/orders.ts', 'src/main.ts'], { cwd: dir, encoding: 'utf8' });
+    assert.strictEqual(tsc.status, 0, tsc.stdout + tsc.stderr);
+  } else {
+    require('esbuild').buildSync({ entryPoints: [path.join(dir, 'src', 'main.ts')], bundle: true, platform: 'node', outfile: path.join(out, 'main.js'), sourcemap: kind === 'minified' ? 'inline' : true, minify: kind === 'minified', logLevel: 'silent' });
+  }
+  const run = spawnSync(process.execPath, [path.join(out, 'main.js'), out], { encoding: 'utf8' });
+  assert.strictEqual(run.status, 0, run.stderr);
+  return ['base', 'target', 'final'].map((s) => path.join(out, `${s}.heapsnapshot`));
+}
+
+function cli(...args) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'cli.js'), ...args], { encoding: 'utf8' });
+}
+
+for (const kind of ['tsc', 'bundle', 'minified']) {
+  test(`${kind}: analyze and leaks name OrderRecord at the TypeScript line; JSON keeps the generated location; --no-source-maps turns it off`, () => {
+    const [base, target, final] = build(kind);
+    const text = cli('analyze', final).stdout;
+    assert.match(text, new RegExp(`holding: [\\d,]+ x OrderRecord at ${CONSTRUCTOR.replace(/\./g, '\\.')} `), text.slice(0, 1500));
+    const leaks = memwatch.findLeaks(base, target, final);
+    const group = leaks.groups.find((g) => g.location && g.location.script === 'src/orders.ts');
+    assert.ok(group, JSON.stringify(leaks.groups.map((g) => [g.className, g.location])));
+    assert.deepStrictEqual([group.location.line, group.location.column], [15, 3]);
+    assert.ok(group.location.generated, 'the generated location is kept beside the original');
+    assert.match(group.location.generated.script, kind === 'tsc' ? /^orders\.js$/ : /^main\.js$/);
+    if (kind === 'minified') {
+      assert.strictEqual(group.location.generated.line, 1, 'minified: one line');
+      assert.strictEqual(group.location.name, 'OrderRecord', 'the original name from the map');
+      assert.notStrictEqual(group.className, 'OrderRecord', 'V8 itself knows only the minified name');
+    }
+    const off = cli('analyze', final, '--no-source-maps').stdout;
+    assert.doesNotMatch(off, /src\/orders\.ts/);
+    const offLeaks = memwatch.findLeaks(base, target, final, { sourceMaps: false });
+    assert.ok(offLeaks.groups.every((g) => !g.location || !g.location.generated));
+  });
+}
+
+test('a malformed or hostile map is skipped, never a crash: the generated location stays', () => {
+  const [, , final] = build('tsc', 'tsc-broken');
+  const map = path.join(dir, 'tsc-broken', 'orders.js.map');
+  for (const bad of ['not json at all', '{"version":3,"sources":["a.ts"],"names":[],"mappings":"!!!!"}', '{"version":3,"sections":[{"offset":{"line":0,"column":0},"map":5}]}', '']) {
+    fs.writeFileSync(map, bad);
+    const r = cli('analyze', final);
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /src\/orders\.ts/);
+    assert.match(r.stdout, /OrderRecord at orders\.js:\d+:\d+/);
+  }
+});
