@@ -235,13 +235,18 @@ declare namespace memwatch {
 
   /** A frame of a sampled allocation stack, as V8 names it. */
   interface SiteFrame {
-    /** `(anonymous)` for an unnamed function. */
+    /** `(anonymous)` for an unnamed function (the original name for minified code with a source map). */
     function: string;
-    /** The script's path or URL (`node:events` for node's own); empty for V8's own frames. */
+    /**
+     * The script's path or URL (`node:events` for node's own); empty for V8's own frames. Through
+     * the script's source map when it has one (`/srv/app/src/orders.ts`).
+     */
     script: string;
     /** 1-based line and column of the function; 0 when unknown. */
     line: number;
     column: number;
+    /** Where the frame is in the generated JavaScript, when a source map moved it. */
+    generated?: { script: string; line: number; column: number };
   }
 
   /**

@@ -113,3 +113,59 @@ test('a malformed or hostile map is skipped, never a crash: the generated locati
     assert.match(r.stdout, /OrderRecord at orders\.js:\d+:\d+/);
   }
 });
+
+test("a running process: 'leak' sites of minified, bundled code name the original function and file", () => {
+  const src = path.join(dir, 'live', 'src');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(
+    path.join(src, 'app.js'),
+    `const memwatch = require(process.env.MEMWATCH_RS);
+memwatch.setOptions({ allocationSamplingBytes: 16384 });
+class Order {
+  constructor(i) {
+    this.id = i;
+    this.lines = [{ sku: 'sku-' + i, qty: i % 7 }];
+  }
+}
+const orders = [];
+function leakyHandler() {
+  for (let i = 0; i < 2000; i++) orders.push(new Order(orders.length));
+}
+memwatch.on('leak', (l) => {
+  console.log(JSON.stringify(l.sites || null));
+  process.exit(0);
+});
+let turns = 0;
+function turn() {
+  setImmediate(leakyHandler);
+  setImmediate(() => {
+    memwatch.gc();
+    if (++turns > 200) {
+      console.log('null');
+      process.exit(1);
+    }
+    turn();
+  });
+}
+turn();
+`,
+  );
+  const out = path.join(dir, 'live', 'dist', 'app.js');
+  require('esbuild').buildSync({ entryPoints: [path.join(src, 'app.js')], bundle: true, platform: 'node', outfile: out, sourcemap: true, minify: true, logLevel: 'silent' });
+  assert.doesNotMatch(fs.readFileSync(out, 'utf8'), /leakyHandler/, 'the bundle is minified');
+  const r = spawnSync(process.execPath, [out], { encoding: 'utf8', env: { ...process.env, MEMWATCH_RS: ROOT }, timeout: 120000 });
+  assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+  const sites = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(sites && sites.length > 0, r.stdout);
+  const top = sites[0];
+  assert.strictEqual(top.script, path.join(src, 'app.js'), JSON.stringify(top));
+  // The innermost frame keeps what it allocates: Order's constructor (its lines array) or
+  // leakyHandler itself; either way under its original name, at its line in src/app.js.
+  const lines = { Order: 4, leakyHandler: 10 };
+  assert.ok(top.function in lines, `an original name, not a minified one: ${top.function}`);
+  assert.strictEqual(top.line, lines[top.function]);
+  assert.ok(top.generated && top.generated.script === out && top.generated.line === 1, JSON.stringify(top.generated));
+  const handler = top.frames.find((f) => f.function === 'leakyHandler');
+  assert.ok(handler && handler.line === 10 && handler.script === path.join(src, 'app.js'), JSON.stringify(top.frames));
+  assert.match(top.text, /^(Order|leakyHandler) \(.*src\/app\.js:(4|10):\d+\)/);
+});

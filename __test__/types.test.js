@@ -38,7 +38,7 @@ test('every field of an emitted stats object is typed in Stats, and nothing more
 test('leak, HeapDiff result and options are typed field for field', () => {
   assert.deepStrictEqual(declaredFields('LeakInfo').sort(), ['end', 'growth', 'heapLimit', 'kind', 'limitKind', 'rate', 'reason', 'runway', 'sites', 'start', 'timeToLimit']);
   assert.deepStrictEqual(declaredFields('AllocationSite').sort(), ['bytes', 'callerBytes', 'frames', 'text']);
-  assert.deepStrictEqual(declaredFields('SiteFrame').sort(), ['column', 'function', 'line', 'script']);
+  assert.deepStrictEqual(declaredFields('SiteFrame').sort(), ['column', 'function', 'generated', 'line', 'script']);
   assert.deepStrictEqual(declaredFields('HeapDiffDetail').sort(), ['+', '-', 'size', 'size_bytes', 'what']);
   assert.deepStrictEqual(declaredFields('HeapDiffTotals').sort(), ['nodes', 'size', 'size_bytes']);
   assert.deepStrictEqual(declaredFields('Options').sort(), Object.keys(memwatch.getOptions()).sort());

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 
 use memwatch_core::sites::{base_ms, frame_text, Frame, SiteHistory};
+use memwatch_core::srcmap::SourceMaps;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -23,6 +24,22 @@ const FRAMES: usize = 8;
 thread_local! {
     /// The sampling interval in force on this thread's isolate and its captures; None when off.
     static SAMPLING: RefCell<Option<(u64, SiteHistory)>> = const { RefCell::new(None) };
+    /// Source maps of the scripts sites were found in (read once per script).
+    static MAPS: RefCell<SourceMaps> = RefCell::new(SourceMaps::new());
+}
+
+/// A frame through its script's source map: the original source, line and column (and, for
+/// minified code, the function's original name), with the generated position kept.
+fn through_map(f: &Frame) -> (Frame, Option<SiteLocation>) {
+    MAPS.with(|m| {
+        let mut m = m.borrow_mut();
+        let Some(o) = m.lookup(&f.script, f.line, f.column) else {
+            return (f.clone(), None);
+        };
+        let name = m.original_name(&f.script, f.line, f.column, &f.function).unwrap_or_else(|| f.function.clone());
+        let generated = SiteLocation { script: f.script.clone(), line: f.line, column: f.column };
+        (Frame { function: name, script: o.source, line: o.line, column: o.column }, Some(generated))
+    })
 }
 
 /// Starts sampling about one allocation per `interval_bytes` (0 stops it). Changing the interval
@@ -77,11 +94,20 @@ fn read(isolate: &crate::v8::Isolate, history: &mut SiteHistory, gc: u64, cutoff
 }
 
 #[napi(object)]
+pub struct SiteLocation {
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[napi(object)]
 pub struct SiteFrame {
     pub function: String,
     pub script: String,
     pub line: u32,
     pub column: u32,
+    /// Where the frame is in the generated JavaScript, when its source map moved it.
+    pub generated: Option<SiteLocation>,
 }
 
 /// One entry of a 'leak' event's `sites`.
@@ -91,6 +117,8 @@ pub struct AllocationSite {
     pub script: String,
     pub line: u32,
     pub column: u32,
+    /// The innermost frame's generated location, when its source map moved it.
+    pub generated: Option<SiteLocation>,
     /// Growth of the live bytes V8 estimates this stack allocated, over the episode.
     pub bytes: f64,
     /// Of `bytes`, those V8 sampled in a caller's frame: code inlined into it (see
@@ -101,8 +129,8 @@ pub struct AllocationSite {
     pub text: String,
 }
 
-fn site_frame(f: &Frame) -> SiteFrame {
-    SiteFrame { function: f.function.clone(), script: f.script.clone(), line: f.line, column: f.column }
+fn site_frame((f, generated): (Frame, Option<SiteLocation>)) -> SiteFrame {
+    SiteFrame { function: f.function, script: f.script, line: f.line, column: f.column, generated }
 }
 
 /// The `top` stacks whose sampled live bytes grew most over the leak episode from `start_ms` to
@@ -119,15 +147,20 @@ pub fn sampling_sites(env: Env, start_ms: f64, end_ms: f64, top: u32) -> Result<
         let sites = history.growth(nodes, base_ms(start_ms, end_ms), top as usize, FRAMES);
         Ok(sites
             .into_iter()
-            .map(|site| AllocationSite {
-                function: site.frame.function.clone(),
-                script: site.frame.script.clone(),
-                line: site.frame.line,
-                column: site.frame.column,
-                bytes: site.bytes as f64,
-                caller_bytes: site.caller_bytes as f64,
-                text: site.frames.iter().map(frame_text).collect::<Vec<_>>().join(" <- "),
-                frames: site.frames.iter().map(site_frame).collect(),
+            .map(|site| {
+                let (frame, generated) = through_map(&site.frame);
+                let frames: Vec<(Frame, Option<SiteLocation>)> = site.frames.iter().map(through_map).collect();
+                AllocationSite {
+                    function: frame.function,
+                    script: frame.script,
+                    line: frame.line,
+                    column: frame.column,
+                    generated,
+                    bytes: site.bytes as f64,
+                    caller_bytes: site.caller_bytes as f64,
+                    text: frames.iter().map(|(f, _)| frame_text(f)).collect::<Vec<_>>().join(" <- "),
+                    frames: frames.into_iter().map(site_frame).collect(),
+                }
             })
             .collect())
     })
