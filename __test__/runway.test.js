@@ -165,3 +165,22 @@ test('the machine is the limit where there is no container', () => {
   if (constrained > 0 && constrained < os.totalmem()) assert.deepStrictEqual([m.kind, m.limit], ['container', constrained]);
   else assert.deepStrictEqual([m.kind, m.limit], ['machine', os.totalmem()]);
 });
+
+test("the last resort: a heap filled in under a second still gets its 'leak' and its report, from V8's near-heap-limit callback", { timeout: 60_000 }, async () => {
+  const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memwatch-burst-'));
+  try {
+    const r = await run('burst', { nodeArgs: ['--max-old-space-size=64'], rate: 8, env: { MEMWATCH_REPORT_DIR: reportDir } });
+    assert.ok(!r.done && (r.signal === 'SIGABRT' || r.code === 134), `died of V8's abort: ${r.code} ${r.signal}`);
+    const last = r.events.find((e) => e.nearLimit);
+    assert.ok(last, `a near-limit 'leak' before the abort: ${JSON.stringify(r.events)} ${r.stderr.slice(-300)}`);
+    assert.strictEqual(last.kind, 'heap');
+    assert.match(last.reason, /^the heap reached V8's [\d.]+ mb limit; memwatch-rs raised it once, to [\d.]+ mb/);
+    const files = fs.readdirSync(reportDir);
+    assert.strictEqual(files.length, 1, `one report: ${files}`);
+    const report = JSON.parse(fs.readFileSync(path.join(reportDir, files[0]), 'utf8'));
+    assert.strictEqual(report.grew[0].what, 'OrderRecord', JSON.stringify(report.grew.slice(0, 3)));
+    assert.strictEqual(report.leak.nearLimit, true);
+  } finally {
+    fs.rmSync(reportDir, { recursive: true, force: true });
+  }
+});

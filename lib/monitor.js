@@ -13,6 +13,7 @@ const STATS_FIELDS = native.statsFieldNames();
 const EVENT_STATS = 0;
 const EVENT_LEAK = 1;
 const EVENT_RUNWAY = 3;
+const EVENT_NEAR_LIMIT = 4;
 const MONITORED = new Set(['stats', 'leak']);
 
 // The GC hook follows the listeners however they come and go: the methods that add and remove
@@ -114,8 +115,9 @@ function deliver(kind, values, reason) {
         delivering -= 1;
       }
     }
-  } else if (kind === EVENT_LEAK || kind === EVENT_RUNWAY) {
-    const leak = kind === EVENT_LEAK ? leakFromNative(values, reason) : heapRunwayLeak(values, reason);
+  } else if (kind === EVENT_LEAK || kind === EVENT_RUNWAY || kind === EVENT_NEAR_LIMIT) {
+    const leak =
+      kind === EVENT_LEAK ? leakFromNative(values, reason) : kind === EVENT_RUNWAY ? heapRunwayLeak(values, reason) : runway.nearLimitLeak(values[0], values[1], history);
     if (samplingOn) {
       try {
         leak.sites = native.samplingSites(leak.start.getTime(), leak.end.getTime(), SITES);

@@ -69,6 +69,33 @@ function runwayLeak(kind, values, reason, limitKind) {
   };
 }
 
+/**
+ * The last-resort 'leak': V8's near-heap-limit callback fired before the runway judge could speak
+ * (a heap filled in under a second). `history` is the post-GC heap so far, for the growth.
+ */
+function nearLimitLeak(current, raisedTo, history) {
+  const now = new Date();
+  const first = history[0];
+  const last = history[history.length - 1];
+  const seconds = first && last ? (last.time - first.time) / 1000 : 0;
+  const growth = first && last ? Math.max(0, last.current_base - first.current_base) : 0;
+  return {
+    kind: 'heap',
+    runway: true,
+    nearLimit: true,
+    start: first ? new Date(first.time) : now,
+    end: now,
+    growth,
+    reason: `the heap reached V8's ${native.formatSize(current)} limit; memwatch-rs raised it once, to ${native.formatSize(raisedTo)}, so that this 'leak' and its report could run: the process will most likely die of it soon`,
+    rate: seconds > 0 ? growth / seconds : 0,
+    limit: current,
+    limitKind: 'heap',
+    heapLimit: current,
+    timeToLimit: 0,
+    current: process.memoryUsage().heapUsed,
+  };
+}
+
 /** Samples RSS against the memory limit while `on`; calls `emit(leak)` when it races there. */
 class MemoryRunway {
   constructor(emit) {
@@ -102,4 +129,4 @@ class MemoryRunway {
   }
 }
 
-module.exports = { memoryLimit, heapBindingLimit, runwayLeak, MemoryRunway, SAMPLE_MS };
+module.exports = { memoryLimit, heapBindingLimit, runwayLeak, nearLimitLeak, MemoryRunway, SAMPLE_MS };

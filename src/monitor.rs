@@ -23,6 +23,13 @@ pub const EVENT_STATS: u32 = 0;
 pub const EVENT_LEAK: u32 = 1;
 pub const EVENT_SAMPLE: u32 = 2;
 pub const EVENT_RUNWAY: u32 = 3;
+pub const EVENT_NEAR_LIMIT: u32 = 4;
+
+/// The one raise of V8's heap limit memwatch-rs gives, near it, so that its 'leak' and a
+/// near-limit report can still run: a fifth of the limit, at least 16 MiB, at most 128 MiB.
+pub fn near_limit_raise(current: u64) -> u64 {
+    (current / 5).clamp(16 << 20, 128 << 20)
+}
 
 pub enum Event {
     Stats(StatsRecord),
@@ -31,6 +38,8 @@ pub enum Event {
     Sample,
     /// The heap is racing towards its limit.
     Runway(RunwayReport),
+    /// V8's near-heap-limit callback: the limit it was at and the one given.
+    NearLimit { current: u64, raised_to: u64 },
 }
 
 type EventArgs = FnArgs<(u32, Vec<f64>, Option<String>)>;
@@ -49,6 +58,8 @@ pub struct Monitor {
     pending_stats: RefCell<Option<StatsRecord>>,
     /// Full GCs seen by the hook, HeapDiff's own included (allocation sampling's survivor cutoff).
     full_gcs: Cell<u64>,
+    /// Whether the one raise of the heap limit was given.
+    limit_raised: Cell<bool>,
     sink: RefCell<Option<EventSink>>,
     hook: RefCell<Option<GcHook>>,
     cleanup_registered: Cell<bool>,
@@ -70,6 +81,7 @@ impl Monitor {
             coalescing: Cell::new(false),
             pending_stats: RefCell::new(None),
             full_gcs: Cell::new(0),
+            limit_raised: Cell::new(false),
             sink: RefCell::new(None),
             hook: RefCell::new(None),
             cleanup_registered: Cell::new(false),
@@ -198,6 +210,20 @@ fn now_us() -> u64 {
 }
 
 impl GcListener for Monitor {
+    /// The last resort, when the runway judge had no time (a heap filled in under a second):
+    /// once per process, while leaks are watched, V8's limit is raised by [`near_limit_raise`]
+    /// and 'leak' is queued, so the event and a near-limit report can run when JS next runs.
+    /// Later calls change nothing: the process then dies as it would have.
+    fn on_near_heap_limit(&self, current: u64, _initial: u64) -> u64 {
+        let watching = self.engine.try_borrow().map(|e| e.sampling_active()).unwrap_or(false);
+        if !watching || self.limit_raised.replace(true) {
+            return current;
+        }
+        let raised_to = current.saturating_add(near_limit_raise(current));
+        self.deliver(Event::NearLimit { current, raised_to });
+        raised_to
+    }
+
     fn on_gc(&self, info: &GcInfo) {
         let slot = slot(info.kinds);
         match info.phase {
@@ -265,6 +291,7 @@ pub fn event_args(event: Event) -> EventArgs {
             FnArgs::from((EVENT_SAMPLE, Vec::new(), None))
         }
         Event::Stats(stats) => FnArgs::from((EVENT_STATS, stats.fields().iter().map(|f| f.1).collect(), None)),
+        Event::NearLimit { current, raised_to } => FnArgs::from((EVENT_NEAR_LIMIT, vec![current as f64, raised_to as f64], None)),
         Event::Runway(r) => FnArgs::from((
             EVENT_RUNWAY,
             runway_values(&r),

@@ -51,6 +51,7 @@ struct GcInfoRaw {
 }
 
 type GcFn = unsafe extern "C" fn(data: *mut c_void, info: *const GcInfoRaw);
+type LimitFn = unsafe extern "C" fn(data: *mut c_void, current: usize, initial: usize) -> usize;
 type NodeFn = unsafe extern "C" fn(
     ctx: *mut c_void,
     id: u32,
@@ -87,7 +88,7 @@ extern "C" {
     fn mw_count_objects(isolate: *mut c_void, f: CountFn, ctx: *mut c_void) -> i64;
     fn mw_isolate_current() -> *mut c_void;
     fn mw_v8_version() -> *const c_char;
-    fn mw_gc_hook_add(isolate: *mut c_void, f: GcFn, data: *mut c_void) -> *mut c_void;
+    fn mw_gc_hook_add(isolate: *mut c_void, f: GcFn, limit: LimitFn, data: *mut c_void) -> *mut c_void;
     fn mw_gc_hook_remove(handle: *mut c_void);
     fn mw_full_gc(isolate: *mut c_void);
     fn mw_request_incremental_gc(isolate: *mut c_void);
@@ -128,6 +129,12 @@ pub struct GcInfo {
 /// heap. A panic is caught at the boundary and the GC goes on.
 pub trait GcListener {
     fn on_gc(&self, info: &GcInfo);
+
+    /// The heap nears V8's limit: the new limit (`current` to change nothing). Runs inside V8's
+    /// allocation path, under the same rules as `on_gc`.
+    fn on_near_heap_limit(&self, current: u64, _initial: u64) -> u64 {
+        current
+    }
 }
 
 /// The V8 isolate of the calling thread. Not `Send`: it is only valid on that thread.
@@ -370,10 +377,20 @@ impl GcHook {
             // Never unwind into V8: a panic here is dropped and the GC goes on.
             let _ = catch_unwind(AssertUnwindSafe(|| listener.on_gc(&info)));
         }
+        unsafe extern "C" fn limit_trampoline(data: *mut c_void, current: usize, initial: usize) -> usize {
+            // SAFETY: as in `trampoline`: the boxed listener outlives the registered callback.
+            let listener = unsafe { &*(data as *const Rc<dyn GcListener>) };
+            // Never unwind into V8; never lower the limit, nor overflow it.
+            catch_unwind(AssertUnwindSafe(|| listener.on_near_heap_limit(current as u64, initial as u64)))
+                .ok()
+                .and_then(|l| usize::try_from(l).ok())
+                .filter(|&l| l >= current)
+                .unwrap_or(current)
+        }
         let listener = Box::into_raw(Box::new(listener));
         // SAFETY: on the isolate's thread; `listener` stays allocated until `drop` has removed
         // the callbacks that receive it.
-        let handle = unsafe { mw_gc_hook_add(isolate.raw.as_ptr(), trampoline, listener as *mut c_void) };
+        let handle = unsafe { mw_gc_hook_add(isolate.raw.as_ptr(), trampoline, limit_trampoline, listener as *mut c_void) };
         match NonNull::new(handle) {
             Some(handle) => Ok(GcHook { handle, listener }),
             None => {

@@ -44,6 +44,10 @@ struct mw_gc_info {
 
 typedef void (*mw_gc_fn)(void* data, const mw_gc_info* info);
 
+// Called when the heap nears V8's limit (Isolate::AddNearHeapLimitCallback): returns the new
+// limit (the current one to change nothing). Inside V8's allocation path: no JS.
+typedef size_t (*mw_limit_fn)(void* data, size_t current_limit, size_t initial_limit);
+
 // Called once per snapshot node. `name` is only read for the types set in `name_mask`
 // (otherwise it is empty). The pointer is valid for the duration of the call only.
 typedef void (*mw_node_fn)(void* ctx, uint32_t id, uint32_t type, uint64_t shallow_size,
@@ -120,8 +124,14 @@ class ChunkStream final : public v8::OutputStream {
 struct GcHook {
   v8::Isolate* isolate;
   mw_gc_fn fn;
+  mw_limit_fn limit_fn;
   void* data;
 };
+
+size_t on_near_heap_limit(void* data, size_t current_limit, size_t initial_limit) {
+  GcHook* hook = static_cast<GcHook*>(data);
+  return hook->limit_fn(hook->data, current_limit, initial_limit);
+}
 
 uint64_t monotonic_ns() {
   struct timespec ts;
@@ -228,16 +238,19 @@ void* mw_isolate_current(void) { return v8::Isolate::GetCurrent(); }
 // The V8 version the addon was compiled against, for diagnostics.
 const char* mw_v8_version(void) { return v8::V8::GetVersion(); }
 
-// Installs prologue and epilogue callbacks that forward every GC to `fn(data, info)`.
+// Installs prologue and epilogue callbacks that forward every GC to `fn(data, info)`, and a
+// near-heap-limit callback that asks `limit_fn(data, current, initial)` for the new limit.
 // Returns an opaque handle for mw_gc_hook_remove, or NULL when out of memory.
-void* mw_gc_hook_add(void* isolate, mw_gc_fn fn, void* data) {
+void* mw_gc_hook_add(void* isolate, mw_gc_fn fn, mw_limit_fn limit_fn, void* data) {
   GcHook* hook = static_cast<GcHook*>(malloc(sizeof(GcHook)));
   if (hook == nullptr) return nullptr;
   hook->isolate = static_cast<v8::Isolate*>(isolate);
   hook->fn = fn;
+  hook->limit_fn = limit_fn;
   hook->data = data;
   hook->isolate->AddGCPrologueCallback(on_prologue, hook, v8::kGCTypeAll);
   hook->isolate->AddGCEpilogueCallback(on_epilogue, hook, v8::kGCTypeAll);
+  hook->isolate->AddNearHeapLimitCallback(on_near_heap_limit, hook);
   return hook;
 }
 
@@ -247,6 +260,8 @@ void mw_gc_hook_remove(void* handle) {
   if (hook == nullptr) return;
   hook->isolate->RemoveGCPrologueCallback(on_prologue, hook);
   hook->isolate->RemoveGCEpilogueCallback(on_epilogue, hook);
+  // 0: leave the heap limit as it is (a raise already given stays given).
+  hook->isolate->RemoveNearHeapLimitCallback(on_near_heap_limit, 0);
   free(hook);
 }
 
