@@ -16,7 +16,7 @@ test('a typo in any options object is an error naming the function and the known
   memwatch.writeSnapshot(snapshot);
   const cases = [
     [() => new memwatch.HeapDiff({ retainer: 3 }), 'new memwatch.HeapDiff', /unknown option "retainer"; known options: retainers, stacks/],
-    [() => memwatch.assertNoLeak(() => {}, { iteration: 10 }), 'memwatch.assertNoLeak', /unknown option "iteration"; known options: iterations, rounds, warmup, minPerCall, retainers, stacks, name/],
+    [() => memwatch.assertNoLeak(() => {}, { iteration: 10 }), 'memwatch.assertNoLeak', /unknown option "iteration"; known options: iterations, rounds, warmup, minPerCall, retainers, stacks, timeoutMs, name/],
     [() => memwatch.leakTest(() => {}, { typo: 1 }), 'memwatch.leakTest', /unknown option "typo"/],
     [() => memwatch.analyze(snapshot, { typo: 1 }), 'memwatch.analyze', /unknown option "typo"; known options: top, progress, timings, sourceMaps/],
     [() => memwatch.analyzeAsync(snapshot, { typo: 1 }), 'memwatch.analyzeAsync', /unknown option "typo"/],

@@ -31,7 +31,7 @@ test('stats arrive inside a worker, counted separately from the main thread', as
   assert.strictEqual(code, 0);
   const stats = messages.filter((m) => typeof m === 'object');
   assert.ok(stats.length >= 2, `worker saw ${stats.length} stats events`);
-  assert.strictEqual(stats[0].num_full_gc, 1, 'a fresh isolate starts counting at 1');
+  assert.strictEqual(stats[0].num_full_gc, 2, "a fresh isolate counts its own: its first gc() (V8's two full GCs) reports 2, not the main thread's count");
   assert.ok(stats[0].current_base > 0);
 });
 
