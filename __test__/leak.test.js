@@ -11,7 +11,7 @@ const { spawn } = require('node:child_process');
 const { PerformanceObserver, performance, constants } = require('node:perf_hooks');
 
 const memwatch = require('..');
-const { settle } = require('./helpers');
+const { settle, runNode } = require('./helpers');
 
 class Retained {
   constructor(i) {
@@ -201,5 +201,35 @@ test('HeapDiff GCs do not feed the leak detector', async () => {
   } finally {
     memwatch.removeListener('leak', onLeak);
     memwatch.setOptions(DEFAULTS);
+  }
+});
+
+test('a harness leaking about 1 MB between gc() calls on a small heap gets its leak within 10 calls, of every shape', () => {
+  // In fresh processes on a 64 MB heap: objects, strings, arrays, maps.
+  for (const shape of ['objects', 'strings', 'arrays', 'maps']) {
+    const r = runNode(
+      `const m = require('.'); let call = 0; const calls = []; const kept = [];
+       m.on('leak', (l) => calls.push({ call, kind: l.kind, runway: Boolean(l.runway) }));
+       const leakOnce = {
+         objects: () => { for (let i = 0; i < 12000; i++) kept.push({ a: i, b: 'x', c: [i] }); },
+         strings: () => { for (let i = 0; i < 6400; i++) kept.push('s' + call + '-' + i + 'x'.repeat(24)); },
+         arrays: () => kept.push(new Array(131072).fill(call + 0.5)),
+         maps: () => { const x = new Map(); for (let i = 0; i < 12000; i++) x.set(i, { i }); kept.push(x); },
+       }[${JSON.stringify(shape)}];
+       (async () => {
+         for (call = 1; call <= 20; call++) {
+           leakOnce();
+           m.gc();
+           await new Promise((r) => setTimeout(r, 5));
+         }
+         console.log(JSON.stringify({ calls, mbPerCall: process.memoryUsage().heapUsed / 20 / 1048576 }));
+       })();`,
+      { args: ['--max-old-space-size=64'] },
+    );
+    assert.strictEqual(r.status, 0, r.stderr);
+    const { calls, mbPerCall } = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.ok(mbPerCall > 0.6 && mbPerCall < 2, `${shape}: about 1 MB a call (${mbPerCall.toFixed(2)})`);
+    const first = calls.find((c) => c.kind === 'heap');
+    assert.ok(first && first.call <= 10, `${shape}: first heap 'leak' at call ${first && first.call}`);
   }
 });
