@@ -52,7 +52,7 @@ in the wrong order.`,
 
 The three-snapshot technique: objects allocated between <base> and <target> that are still alive
 in <final>, grouped by the retainer path that holds them.`,
-  report: `usage: memwatch-rs report <memwatch-near-limit.*.json | -> [--json] [--top N]
+  report: `usage: memwatch-rs report <memwatch-near-limit.*.json | -> [--json] [--top N] [--html FILE]
 
 A near-limit report written by memwatch.reportNearLimit(): the leak, the limits, what grew by
 constructor, allocation sites and the heap over time. --json prints the data.`,
@@ -175,6 +175,10 @@ function main(argv) {
     if (command === 'report') {
       const nearLimit = require('./lib/nearlimit.js');
       const data = nearLimit.readReport(a);
+      if (o.html) {
+        const written = require('./lib/report/html.js').writeHtml(o.html, { kind: 'near-limit', report: data, files: [a], stats: data.history, leak: data.leak });
+        console.error(`memwatch-rs: HTML report written to ${written}`);
+      }
       process.stdout.write(o.json ? `${JSON.stringify(data)}\n` : nearLimit.reportText(data, o.top));
       return 0;
     }

@@ -120,3 +120,25 @@ test('a report with the heap over time draws the chart', async () => {
   assert.match(await page.locator('main').innerText(), /Heap after each full GC/);
   await page.close();
 });
+
+test('a near-limit report (reportNearLimit) opens as a page: what grew by constructor, the limits, the heap over time', async () => {
+  const reports = path.join(dir, 'near');
+  fs.mkdirSync(reports);
+  const r = spawnSync(process.execPath, ['--max-old-space-size=192', path.join(__dirname, 'fixtures', 'near-limit.js'), 'heap', '20', '15'], {
+    encoding: 'utf8',
+    env: { ...process.env, MEMWATCH_REPORT_DIR: reports },
+  });
+  assert.notStrictEqual(r.status, 0, 'the leak killed it');
+  const [file] = fs.readdirSync(reports);
+  assert.ok(file, 'a report was written');
+  const out = path.join(dir, 'near.html');
+  cli('report', path.join(reports, file), '--html', out);
+  const { page, problems } = await open(out);
+  assert.deepStrictEqual(problems, []);
+  const text = await page.locator('main').innerText();
+  assert.match(text, /What grew since .*, by constructor/);
+  assert.match(text, /OrderRecord/);
+  assert.match(text, /heap grew .* limit in/, "the leak's reason");
+  assert.ok((await page.locator('#stats-chart path').count()) >= 1, 'the heap over time');
+  await page.close();
+});

@@ -24,10 +24,10 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 }
 
-const TITLES = { analyze: 'Heap snapshot analysis', diff: 'Heap snapshot comparison', leaks: 'Leaks: three-snapshot comparison' };
+const TITLES = { analyze: 'Heap snapshot analysis', diff: 'Heap snapshot comparison', leaks: 'Leaks: three-snapshot comparison', 'near-limit': 'Near a limit: what grew' };
 
 /**
- * The report page for `kind` ('analyze' | 'diff' | 'leaks'), from the JSON report of that
+ * The report page for `kind` ('analyze' | 'diff' | 'leaks' | 'near-limit'), from the JSON report of that
  * command; `files` are shown in the header; `stats` (optional) is a list of post-GC samples
  * `{ time, current_base, estimated_base, used_heap_size }`; `leak` (optional) is the 'leak' event
  * the report was written for (its reason and, with allocation sampling, its `sites`).

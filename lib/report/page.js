@@ -206,6 +206,13 @@
     }) : [el('p', { class: 'muted', text: 'No objects allocated between base and target are alive in final.' })]);
     section('Leaked objects by class', [table([
       { key: 'className', label: 'class' }, { key: 'count', label: 'count', num: 1, fmt: num }, { key: 'shallowSize', label: 'shallow size', num: 1, fmt: bytes }], r.classes, 'shallowSize')]);
+  } else if (data.kind === 'near-limit') {
+    var h = r.limits.heap, m = r.limits.memory;
+    kpis([['heap used', bytes(h.used) + ' of ' + bytes(h.runwayLimit)], ['memory (rss)', bytes(m.rss) + ' of ' + bytes(m.limit) + ' (' + m.kind + ')'],
+      ['live objects', num(r.objects.now)], ['at the start', num(r.objects.atStart)]]);
+    section('What grew since ' + r.objects.since + ', by constructor', [table([
+      { key: 'what', label: 'constructor' }, { key: 'growth', label: 'grew by', num: 1, fmt: num }, { key: 'count', label: 'now', num: 1, fmt: num },
+      { key: 'before', label: 'at the start', num: 1, fmt: num }], r.grew, 'growth')]);
   }
   if (data.stats && data.stats.length > 1) section('Heap after each full GC', [statsChart(data.stats)]);
   document.body.setAttribute('data-ready', '1');
