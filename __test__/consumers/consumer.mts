@@ -1,5 +1,5 @@
 // A TypeScript ESM consumer: default and named imports, end() narrowed by its options.
-import memwatch, { HeapDiff, gc, on, setOptions, assertNoLeak as assertNoLeakNamed, type LeakInfo, type Stats, type HeapDiffResult } from 'memwatch-rs';
+import memwatch, { HeapDiff, gc, on, setOptions, assertNoLeak as assertNoLeakNamed, reportNearLimit, type LeakInfo, type RunwayLeakInfo, type Stats, type HeapDiffResult } from 'memwatch-rs';
 
 gc();
 const withPaths = new HeapDiff({ retainers: 2 }).end();
@@ -19,3 +19,13 @@ const names: string[] = result.classes.map((c) => `${c.what} ${c.perIteration}`)
 const where: (string | null)[] = result.groups.map((g) => g.location);
 await assertNoLeakNamed(() => undefined, { name: 'noop' });
 console.log(names, where);
+
+// The runway 'leak' narrows on `runway`; reportNearLimit's handle stops it.
+memwatch.on('leak', (info) => {
+  if ('runway' in info && info.runway) {
+    const r: RunwayLeakInfo = info;
+    console.log(r.limitKind, r.timeToLimit);
+  }
+});
+const near = reportNearLimit({ dir: '.', keep: 2 });
+near?.stop();
