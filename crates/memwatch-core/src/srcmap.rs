@@ -30,8 +30,9 @@ struct Loaded {
     map: sourcemap::DecodedMap,
     /// Directory that relative `sources` are resolved against (the map's own).
     base: PathBuf,
-    /// The generated script, for finding where a minified name is defined.
-    script: Vec<u8>,
+    /// The generated script, for finding where a minified name is defined: read when first needed.
+    path: PathBuf,
+    script: Option<Vec<u8>>,
 }
 
 /// The maps of the scripts looked up so far, and notes on those that could not be read.
@@ -106,8 +107,12 @@ impl SourceMaps {
             return None;
         }
         self.lookup(script, line, column)?;
-        let loaded = self.cache.get(script)?.as_ref()?;
-        let text = loaded.script.split(|&b| b == b'\n').nth(line as usize - 1)?;
+        let loaded = self.cache.get_mut(script)?.as_mut()?;
+        if loaded.script.is_none() {
+            loaded.script = Some(read_limited(&loaded.path).ok()?);
+        }
+        let loaded = &*loaded;
+        let text = loaded.script.as_deref()?.split(|&b| b == b'\n').nth(line as usize - 1)?;
         let end = (column as usize).saturating_sub(1).min(text.len());
         let start = end.saturating_sub(4096);
         let at = definition_before(&text[start..end], generated.as_bytes())? + start;
@@ -193,6 +198,36 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Bytes of a script's end read to find its source-map comment.
+const TAIL: u64 = 64 << 10;
+
+/// The last [`TAIL`] bytes of a file, and where they start.
+fn read_tail(path: &Path) -> Result<(u64, Vec<u8>), String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?.len();
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(TAIL).read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((start, bytes))
+}
+
+/// Whether the comment line carrying `url` begins after a line break inside `tail`.
+fn line_starts_inside(tail: &[u8], url: &str) -> bool {
+    let text = String::from_utf8_lossy(tail);
+    text.split('\n').skip(1).any(|l| {
+        let l = l.trim();
+        (l.starts_with("//# sourceMappingURL=") || l.starts_with("//@ sourceMappingURL=")) && l.ends_with(url)
+    })
+}
+
+/// Whether the tail begins inside a very long line with no spaces: the end of an inline map.
+fn cut_long_line(tail: &[u8]) -> bool {
+    let first = tail.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    first.len() > 1024 && !first.iter().any(|b| b.is_ascii_whitespace())
+}
+
 /// The URL of the last `//# sourceMappingURL=` (or the old `//@`) comment of a script.
 fn mapping_url(source: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(source);
@@ -211,9 +246,19 @@ fn load(script: &str) -> Result<Option<Loaded>, String> {
     if !path.is_file() {
         return Ok(None);
     }
-    let source = read_limited(&path)?;
+    // The comment is at the end: read the last TAIL bytes, and the whole script only when the
+    // comment's line (an inline map) starts before them. Most scripts have no map at all.
+    let (start, tail) = read_tail(&path)?;
+    let url = match mapping_url(&tail) {
+        // Found on a line that starts inside the tail: whole.
+        Some(url) if start == 0 || line_starts_inside(&tail, &url) => Some(url),
+        // Cut by the tail (an inline map longer than it), or a long last line that may be one.
+        Some(_) => mapping_url(&read_limited(&path)?),
+        None if start > 0 && cut_long_line(&tail) => mapping_url(&read_limited(&path)?),
+        None => None,
+    };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (bytes, base, what) = match mapping_url(&source) {
+    let (bytes, base, what) = match url {
         Some(url) if url.starts_with("data:") => {
             let (meta, data) = url.split_once(',').ok_or_else(|| format!("{}: a data: source map URL without data", path.display()))?;
             let bytes = if meta.ends_with(";base64") { base64_decode(data).ok_or_else(|| format!("{}: its inline source map is not valid base64", path.display()))? } else { percent_decode(data).into_bytes() };
@@ -238,7 +283,7 @@ fn load(script: &str) -> Result<Option<Loaded>, String> {
     };
     let decoded = std::panic::catch_unwind(|| sourcemap::decode_slice(&bytes)).map_err(|_| format!("{what}: the source map could not be decoded"))?;
     let map = decoded.map_err(|e| format!("{what}: not a usable source map ({e})"))?;
-    Ok(Some(Loaded { map, base, script: source }))
+    Ok(Some(Loaded { map, base, path, script: None }))
 }
 
 /// A map's `source` as shown: a path made absolute against the map's directory and root, and
@@ -339,7 +384,12 @@ mod tests {
         // 3. inline, as a data: URL
         let b64 = base64_encode(MAP.as_bytes());
         fs::write(dist.join("c.js"), format!("'use strict';\nvar t = 1;\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,{b64}\n")).unwrap();
-        assert_eq!(SourceMaps::new().lookup(&dist.join("c.js").to_string_lossy(), 2, 5), Some(expect));
+        assert_eq!(SourceMaps::new().lookup(&dist.join("c.js").to_string_lossy(), 2, 5), Some(expect.clone()));
+        // 4. a big script with an inline map longer than the tail read: read whole.
+        let padding = format!("// {}\n", "x".repeat(200));
+        let long_map = MAP.replace("\"names\"", &format!("\"x_pad\":\"{}\",\"names\"", "p".repeat(100_000)));
+        fs::write(dist.join("d.js"), format!("'use strict';\nvar t = 1;\n{}//# sourceMappingURL=data:application/json;base64,{}\n", padding.repeat(400), base64_encode(long_map.as_bytes()))).unwrap();
+        assert_eq!(SourceMaps::new().lookup(&dist.join("d.js").to_string_lossy(), 2, 5), Some(expect));
         // No map, or not a file here: nothing, and no note.
         fs::write(dist.join("plain.js"), "1;\n").unwrap();
         let mut m = SourceMaps::new();
