@@ -196,7 +196,10 @@ function leakWatchWanted() {
 function updateMonitoring() {
   const wanted = memwatch.listenerCount('stats') > 0 || leakWatchWanted() || hookHolders.size > 0;
   if (wanted) {
-    if (!native.isMonitoring()) native.startMonitor(deliver);
+    if (!native.isMonitoring()) {
+      native.startMonitor(deliver);
+      native.setYoungReserve(runway.youngReserve());
+    }
     native.setLeakWatch(leakWatchWanted());
   } else if (native.isMonitoring()) {
     native.stopMonitor();

@@ -117,7 +117,7 @@ function writeReport(o, leak) {
     argv: process.argv.slice(1),
     leak: plainLeak(leak),
     limits: {
-      heap: { used: usage.heapUsed, limit: v8.heap_size_limit, runwayLimit: native.heapRunwayLimit(v8.heap_size_limit) },
+      heap: { used: usage.heapUsed, limit: v8.heap_size_limit, runwayLimit: runway.heapOldLimit(v8.heap_size_limit) },
       memory: { rss: usage.rss, limit: mem.limit, kind: mem.kind },
     },
     memoryUsage: usage,

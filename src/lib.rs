@@ -193,8 +193,15 @@ pub fn sample_spacing_ms(min_interval_ms: f64, used: f64) -> f64 {
 
 /// What the used heap after a full GC can reach under a `heap_size_limit` (see the core).
 #[napi]
-pub fn heap_runway_limit(heap_size_limit: f64) -> f64 {
-    memwatch_core::gc::heap_runway_limit(heap_size_limit.max(0.0) as u64) as f64
+pub fn heap_runway_limit(heap_size_limit: f64, young_reserve: f64) -> f64 {
+    memwatch_core::gc::heap_runway_limit(heap_size_limit.max(0.0) as u64, young_reserve.max(0.0) as u64) as f64
+}
+
+/// Tells the GC path the young generation's reserve in V8's heap limit (lib/runway.js works it out).
+#[napi]
+pub fn set_young_reserve(env: Env, bytes: f64) -> Result<()> {
+    Monitor::of(&env)?.set_young_reserve(bytes.max(0.0) as u64);
+    Ok(())
 }
 
 /// Live objects by constructor name: `{ total, counts: [[name, count], ...] }`, most first.

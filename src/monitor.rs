@@ -132,8 +132,14 @@ impl Monitor {
     pub fn configure(&self, config: EngineConfig) {
         let mut engine = self.engine.borrow_mut();
         let sampling = engine.sampling_active();
+        let reserve = engine.young_reserve();
         *engine = GcEngine::new(config);
         engine.set_sampling_active(sampling);
+        engine.set_young_reserve(reserve);
+    }
+
+    pub fn set_young_reserve(&self, bytes: u64) {
+        self.engine.borrow_mut().set_young_reserve(bytes);
     }
 
     pub fn gc_time_ratio(&self) -> f64 {

@@ -292,13 +292,17 @@ fn trend_leak(t: &TrendReport, heap_limit: u64) -> LeakReport {
 }
 
 /// What the used heap after a full GC can reach before V8 gives up: `heap_size_limit` less the
-/// young generation's reserve (V8 sizes the old generation to `--max-old-space-size` and puts
-/// three 16 MiB semi-spaces on top: 192 MiB of old space reads as a 240 MiB heap limit). A
-/// fifth of the limit at most for small heaps.
-pub fn heap_runway_limit(heap_size_limit: u64) -> u64 {
-    const YOUNG_RESERVE: u64 = 48 << 20;
-    heap_size_limit.saturating_sub(YOUNG_RESERVE.min(heap_size_limit / 5))
+/// young generation's reserve. V8 sizes the old generation to `--max-old-space-size` and puts
+/// the young generation on top, whose size depends on the V8 version: 192 MiB of old space
+/// reads as a 240 MiB heap limit on node 20 and 22 (48 MiB), 384 on node 24 (192), 288 on node
+/// 26 (96). The glue tells the reserve ([`GcEngine::set_young_reserve`]); it is never more than
+/// half the limit.
+pub fn heap_runway_limit(heap_size_limit: u64, young_reserve: u64) -> u64 {
+    heap_size_limit.saturating_sub(young_reserve.min(heap_size_limit / 2))
 }
+
+/// The young generation's reserve assumed when the glue has not said (node 20 and 22).
+pub const DEFAULT_YOUNG_RESERVE: u64 = 48 << 20;
 
 /// The per-isolate engine.
 #[derive(Clone, Debug)]
@@ -321,6 +325,7 @@ pub struct GcEngine {
     last_full_us: Option<u64>,
     gc_window: GcTimeWindow,
     runway: RunwayJudge,
+    young_reserve: u64,
 }
 
 impl Default for GcEngine {
@@ -347,6 +352,7 @@ impl GcEngine {
             last_full_us: None,
             gc_window: GcTimeWindow::default(),
             runway: RunwayJudge::new(RunwayConfig::default()),
+            young_reserve: DEFAULT_YOUNG_RESERVE,
         }
     }
 
@@ -374,6 +380,15 @@ impl GcEngine {
     /// Turns heap-base sampling on while someone listens for leaks.
     pub fn set_sampling_active(&mut self, active: bool) {
         self.sampling_active = active;
+    }
+
+    /// The young generation's reserve in V8's heap limit (see [`heap_runway_limit`]).
+    pub fn set_young_reserve(&mut self, bytes: u64) {
+        self.young_reserve = bytes;
+    }
+
+    pub fn young_reserve(&self) -> u64 {
+        self.young_reserve
     }
 
     fn wants_sample(&mut self, event: &GcEvent) -> bool {
@@ -456,7 +471,7 @@ impl GcEngine {
         // The runway judge sees every full GC, back-to-back ones too (a gc() harness's exact
         // samples), from the first one on: a leak that kills in seconds never reaches a warm-up.
         let runway = if self.sampling_active {
-            self.runway.observe(now_ms, used as f64, heap_runway_limit(heap.heap_size_limit) as f64)
+            self.runway.observe(now_ms, used as f64, heap_runway_limit(heap.heap_size_limit, self.young_reserve) as f64)
         } else {
             None
         };
@@ -548,8 +563,9 @@ mod tests {
         let (i, r) = run(true).expect("reported");
         assert!(i * 500 <= 7000, "at {} ms, dead at ~12 s", i * 500);
         assert_eq!(r.limit, (192 * MB) as f64);
-        assert_eq!(heap_runway_limit(limit), 192 * MB);
-        assert_eq!(heap_runway_limit(100 * MB), 80 * MB, "a fifth at most on small heaps");
+        assert_eq!(heap_runway_limit(limit, DEFAULT_YOUNG_RESERVE), 192 * MB);
+        assert_eq!(heap_runway_limit(384 * MB, 192 * MB), 192 * MB, "node 24's young generation");
+        assert_eq!(heap_runway_limit(100 * MB, 192 * MB), 50 * MB, "half the limit at most");
     }
 
     #[test]
