@@ -39,8 +39,10 @@ const server = http.createServer((req, res) => {
 // ---- memwatch-rs ----------------------------------------------------------------------------
 // The trend detector ignores a service's first three minutes by default (caches and pools fill up
 // then, which from the heap alone looks like a leak). This demo service has nothing to warm up
-// and leaks from its first request, so it shortens that to 10 s to keep the demo short.
-memwatch.setOptions({ leakWarmupMs: 10000 });
+// and leaks from its first request, so it shortens that to 10 s to keep the demo short. A window
+// of the trend needs a post-GC sample every few seconds; V8 runs few full GCs on a small heap,
+// so the demo also asks for a sample at every 5% of growth (the default, 25%, suits big heaps).
+memwatch.setOptions({ leakWarmupMs: 10000, sampleGrowthPercent: 5 });
 
 const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
 const started = Date.now();
