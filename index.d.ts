@@ -484,6 +484,10 @@ declare namespace memwatch {
     progress?: boolean;
     /** diffSnapshots: also the classes whose new and deleted objects cancel out (default false). */
     all?: boolean;
+    /** Locations through the scripts' source maps (default true). */
+    sourceMaps?: boolean;
+    /** Give up (throw) after this many milliseconds; no limit by default. */
+    timeoutMs?: number;
   }
 
   interface AnalyzeOptions {
@@ -493,6 +497,15 @@ declare namespace memwatch {
     progress?: boolean;
     /** Phase timings on stderr at the end. */
     timings?: boolean;
+    /** Locations through the scripts' source maps (default true). */
+    sourceMaps?: boolean;
+    /** Give up (throw, or reject) after this many milliseconds; no limit by default. */
+    timeoutMs?: number;
+  }
+
+  interface AnalyzeAsyncOptions extends AnalyzeOptions {
+    /** Cancels the analysis when it aborts: the promise rejects with an AbortError. */
+    signal?: AbortSignal;
   }
 
   interface Options {
@@ -608,7 +621,7 @@ declare namespace memwatch {
     /** Analyses a .heapsnapshot file offline (synchronous). */
     analyze(file: string, options?: AnalyzeOptions): AnalysisReport;
     /** `analyze` on a worker thread of libuv's pool: the event loop keeps running. */
-    analyzeAsync(file: string, options?: AnalyzeOptions): Promise<AnalysisReport>;
+    analyzeAsync(file: string, options?: AnalyzeAsyncOptions): Promise<AnalysisReport>;
     /** The report as the CLI prints it: text, or JSON text with `json: true`. */
     analyzeText(file: string, options?: AnalyzeOptions & { json?: boolean }): string;
     /** Per-class objects allocated and deleted between two snapshot files, by node id. */

@@ -20,7 +20,7 @@ test('a typo in any options object is an error naming the function and the known
     [() => memwatch.leakTest(() => {}, { typo: 1 }), 'memwatch.leakTest', /unknown option "typo"/],
     [() => memwatch.analyze(snapshot, { typo: 1 }), 'memwatch.analyze', /unknown option "typo"; known options: top, progress, timings, sourceMaps/],
     [() => memwatch.analyzeAsync(snapshot, { typo: 1 }), 'memwatch.analyzeAsync', /unknown option "typo"/],
-    [() => memwatch.analyzeText(snapshot, { typo: 1 }), 'memwatch.analyzeText', /known options: top, progress, timings, sourceMaps, json/],
+    [() => memwatch.analyzeText(snapshot, { typo: 1 }), 'memwatch.analyzeText', /known options: top, progress, timings, sourceMaps, timeoutMs, json/],
     [() => memwatch.diffSnapshots(snapshot, snapshot, { typo: 1 }), 'memwatch.diffSnapshots', /known options: top, progress, sourceMaps, all/],
     [() => memwatch.findLeaks(snapshot, snapshot, snapshot, { typo: 1 }), 'memwatch.findLeaks', /unknown option "typo"/],
     [() => memwatch.snapshotOnSignal('SIGUSR2', { typo: 1 }), 'memwatch.snapshotOnSignal', /known options: dir, minIntervalMs/],

@@ -6,12 +6,21 @@
 const native = require('./native.js');
 const { checkOptions } = require('./options.js');
 
+/** `timeoutMs`: undefined (no limit) or milliseconds, 1 to 2^31 - 1. */
+function timeoutOf(name, options) {
+  const t = options.timeoutMs;
+  if (t === undefined) return undefined;
+  if (!Number.isInteger(t) || t < 1 || t > 0x7fffffff) throw new RangeError(`memwatch.${name}: "timeoutMs" must be an integer number of milliseconds from 1 to 2147483647`);
+  return t;
+}
+
 function analyzeArgs(name, file, options = {}, json = false) {
   if (typeof file !== 'string' || file === '') throw new TypeError(`memwatch.${name}: expected the path of a .heapsnapshot file`);
-  checkOptions(`memwatch.${name}`, options, name === 'analyzeText' ? ['top', 'progress', 'timings', 'sourceMaps', 'json'] : ['top', 'progress', 'timings', 'sourceMaps']);
+  const known = ['top', 'progress', 'timings', 'sourceMaps', 'timeoutMs'];
+  checkOptions(`memwatch.${name}`, options, name === 'analyzeText' ? [...known, 'json'] : name === 'analyzeAsync' ? [...known, 'signal'] : known);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings), sourceMaps: options.sourceMaps !== false }
+  return { top, json, progress: Boolean(options.progress), timings: Boolean(options.timings), sourceMaps: options.sourceMaps !== false, timeoutMs: timeoutOf(name, options) };
 }
 
 /**
@@ -26,10 +35,37 @@ function analyze(file, options = {}) {
 
 /**
  * `analyze` off the main thread (on libuv's thread pool): resolves with the same report while
- * the event loop keeps serving. For analysing inside a running service.
+ * the event loop keeps serving. For analysing inside a running service. `{ timeoutMs }` gives
+ * up after that long and `{ signal }` (an AbortSignal) when it aborts: the promise rejects
+ * and the pool thread is freed at the analysis's next check (between phases, or within 16 MB
+ * read).
  */
 async function analyzeAsync(file, options = {}) {
-  return JSON.parse(await native.analyzeSnapshotAsync(file, analyzeArgs('analyzeAsync', file, options, true)));
+  const args = analyzeArgs('analyzeAsync', file, options, true);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function')) {
+    throw new TypeError('memwatch.analyzeAsync: "signal" must be an AbortSignal');
+  }
+  if (signal && signal.aborted) throw abortError(signal);
+  const cancel = new native.AnalysisCancel();
+  const onAbort = () => cancel.cancel();
+  if (signal) signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return JSON.parse(await native.analyzeSnapshotAsync(file, args, cancel));
+  } catch (e) {
+    if (signal && signal.aborted) throw abortError(signal, e);
+    throw e;
+  } finally {
+    if (signal) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** What fetch and timers/promises reject with on abort: an AbortError, the reason as cause. */
+function abortError(signal, cause) {
+  const e = new Error('memwatch.analyzeAsync: the analysis was cancelled (its AbortSignal aborted)', { cause: signal.reason !== undefined ? signal.reason : cause });
+  e.name = 'AbortError';
+  e.code = 'ABORT_ERR';
+  return e;
 }
 
 /** The same report as text (or JSON text with `{ json: true }`), as the CLI prints it. */
@@ -40,10 +76,10 @@ function compareArgs(name, files, options = {}, json = true) {
   for (const f of files) {
     if (typeof f !== 'string' || f === '') throw new TypeError(`memwatch.${name}: expected paths of .heapsnapshot files`);
   }
-  checkOptions(`memwatch.${name}`, options, name.startsWith('diff') ? ['top', 'progress', 'sourceMaps', 'all'] : ['top', 'progress', 'sourceMaps']);
+  checkOptions(`memwatch.${name}`, options, name.startsWith('diff') ? ['top', 'progress', 'sourceMaps', 'all', 'timeoutMs'] : ['top', 'progress', 'sourceMaps', 'timeoutMs']);
   const top = options.top === undefined ? 20 : options.top;
   if (!Number.isInteger(top) || top < 1 || top > 100000) throw new RangeError(`memwatch.${name}: "top" must be an integer from 1 to 100000`);
-  return { top, json, progress: Boolean(options.progress), all: Boolean(options.all), sourceMaps: options.sourceMaps !== false }
+  return { top, json, progress: Boolean(options.progress), all: Boolean(options.all), sourceMaps: options.sourceMaps !== false, timeoutMs: timeoutOf(name, options) };
 }
 
 /**

@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use memwatch_core::snapshot::{load, progress::Progress, report::analyze_with};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use memwatch_core::snapshot::{load, progress::{Progress, Stop}, report::analyze_with};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -19,18 +22,48 @@ pub struct AnalyzeOptions {
     pub timings: bool,
     /// Locations through the scripts' source maps (default true).
     pub source_maps: Option<bool>,
+    /// Give up after this many milliseconds (none: no limit).
+    pub timeout_ms: Option<u32>,
+}
+
+/// A handle a program holds to cancel an analysis running on the thread pool (its
+/// AbortSignal's 'abort' calls `cancel`). The analysis stops at its next check: between phases,
+/// or within the next 16 MB read.
+#[napi]
+pub struct AnalysisCancel {
+    flag: Arc<AtomicBool>,
+}
+
+#[napi]
+impl AnalysisCancel {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        AnalysisCancel { flag: Arc::new(AtomicBool::new(false)) }
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Default for AnalysisCancel {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Reads and analyses a snapshot file; returns the report as JSON or text.
 #[napi]
 pub fn analyze_snapshot(path: String, options: AnalyzeOptions) -> Result<String> {
-    run(&path, &options)
+    run(&path, &options, None)
 }
 
 /// [`analyze_snapshot`] on the libuv thread pool: the event loop keeps running meanwhile.
 pub struct AnalyzeTask {
     path: String,
     options: AnalyzeOptions,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Task for AnalyzeTask {
@@ -38,7 +71,7 @@ impl Task for AnalyzeTask {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        run(&self.path, &self.options)
+        run(&self.path, &self.options, self.cancel.clone())
     }
 
     fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
@@ -48,14 +81,18 @@ impl Task for AnalyzeTask {
 
 /// A promise of the report (JSON or text).
 #[napi]
-pub fn analyze_snapshot_async(path: String, options: AnalyzeOptions) -> AsyncTask<AnalyzeTask> {
-    AsyncTask::new(AnalyzeTask { path, options })
+pub fn analyze_snapshot_async(path: String, options: AnalyzeOptions, cancel: Option<&AnalysisCancel>) -> AsyncTask<AnalyzeTask> {
+    AsyncTask::new(AnalyzeTask { path, options, cancel: cancel.map(|c| c.flag.clone()) })
 }
 
-fn run(path: &str, options: &AnalyzeOptions) -> Result<String> {
+fn run(path: &str, options: &AnalyzeOptions, cancel: Option<Arc<AtomicBool>>) -> Result<String> {
     let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot analyze {path}: {why}"));
     let mut progress = Progress::new(options.progress);
-    let result = load(Path::new(&path), &mut progress).map(|mut graph| {
+    progress.stop = Stop { deadline: None, cancelled: cancel };
+    if let Some(ms) = options.timeout_ms {
+        progress.stop.deadline = Stop::after(std::time::Duration::from_millis(u64::from(ms))).deadline;
+    }
+    let result = load(Path::new(&path), &mut progress).and_then(|mut graph| {
         graph.set_source_maps(options.source_maps.unwrap_or(true));
         analyze_with(&graph, options.top.max(1) as usize, &mut progress)
     });

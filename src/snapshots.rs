@@ -12,7 +12,7 @@ use memwatch_core::snapshot::compare::{diff, leaks, IdTable};
 use memwatch_core::snapshot::graph::HeapGraph;
 use memwatch_core::snapshot::paths::samples_with_paths;
 use memwatch_core::snapshot::stacks::allocation_sites;
-use memwatch_core::snapshot::progress::Progress;
+use memwatch_core::snapshot::progress::{Progress, Stop};
 use memwatch_core::snapshot::{load, read_snapshot};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -148,7 +148,7 @@ pub fn heap_diff_retainers(env: Env, before: &HeapSummary, after: &mut HeapSumma
         .ok_or_else(|| Error::from_reason("memwatch-rs: this HeapDiff's end snapshot kept no graph"))?;
     let before_ids = before.ids();
     let is_new = |id: u64| u32::try_from(id).map_or(true, |id| before_ids.binary_search(&id).is_err());
-    let samples = samples_with_paths(&graph, is_new, &classes);
+    let samples = samples_with_paths(&graph, is_new, &classes).map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff retainers: {e}")))?;
     Ok(samples
         .into_iter()
         .map(|s| RetainerSample {
@@ -198,7 +198,8 @@ pub fn heap_diff_stacks(
     let graph = after.graph().ok_or_else(|| Error::from_reason("memwatch-rs: this HeapDiff's end snapshot kept no graph"))?;
     let before_ids = before.ids();
     let is_new = |id: u64| u32::try_from(id).map_or(true, |id| before_ids.binary_search(&id).is_err());
-    let sites = allocation_sites(graph, is_new, &classes, top.max(1) as usize, depth.clamp(1, 64) as usize);
+    let sites = allocation_sites(graph, is_new, &classes, top.max(1) as usize, depth.clamp(1, 64) as usize)
+        .map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff stacks: {e}")))?;
     let out = sites
         .into_iter()
         .map(|s| AllocationStack {
@@ -234,23 +235,37 @@ pub struct CompareOptions {
     pub all: Option<bool>,
     /// Locations through the scripts' source maps (default true).
     pub source_maps: Option<bool>,
+    /// Give up after this many milliseconds (none: no limit).
+    pub timeout_ms: Option<u32>,
 }
 
 fn load_ids(path: &str, progress: &mut Progress, source_maps: bool) -> std::result::Result<IdTable, String> {
     let mut g = load(Path::new(path), progress).map_err(|e| format!("{path}: {e}"))?;
     g.set_source_maps(source_maps);
-    Ok(IdTable::new(&g))
+    IdTable::new(&g).map_err(|e| format!("{path}: {e}"))
+}
+
+/// A progress with the options' time limit.
+fn progress_for(options: &CompareOptions) -> Progress {
+    let mut progress = Progress::new(options.progress);
+    if let Some(ms) = options.timeout_ms {
+        progress.stop = Stop::after(std::time::Duration::from_millis(u64::from(ms)));
+    }
+    progress
 }
 
 /// `memwatch-rs diff before after`: per-class added/removed counts and sizes by node id.
 #[napi]
 pub fn diff_snapshots(before: String, after: String, options: CompareOptions) -> Result<String> {
-    let mut progress = Progress::new(options.progress);
+    let mut progress = progress_for(&options);
     let maps = options.source_maps.unwrap_or(true);
     let result = load_ids(&before, &mut progress, maps).and_then(|b| Ok((b, load_ids(&after, &mut progress, maps)?)));
+    let result = result.and_then(|(b, a)| {
+        progress.phase("comparing")?;
+        diff(&b, &a)
+    });
     progress.finish();
-    let (b, a) = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;
-    let report = diff(&b, &a);
+    let report = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;
     let top = options.top.max(1) as usize;
     let all = options.all.unwrap_or(false);
     Ok(if options.json { report.to_json(top, all) } else { report.to_text(top, all) })
@@ -259,15 +274,15 @@ pub fn diff_snapshots(before: String, after: String, options: CompareOptions) ->
 /// `memwatch-rs leaks base target final`: the three-snapshot technique.
 #[napi]
 pub fn find_leaks(base: String, target: String, last: String, options: CompareOptions) -> Result<String> {
-    let mut progress = Progress::new(options.progress);
+    let mut progress = progress_for(&options);
     let result = (|| {
         let maps = options.source_maps.unwrap_or(true);
         let b = load_ids(&base, &mut progress, maps)?;
         let t = load_ids(&target, &mut progress, maps)?;
         let mut g = load(Path::new(&last), &mut progress).map_err(|e| format!("{last}: {e}"))?;
         g.set_source_maps(maps);
-        progress.phase("finding leaks");
-        Ok::<_, String>(leaks(&b, &t, &g, options.top.max(1) as usize))
+        progress.phase("finding leaks")?;
+        leaks(&b, &t, &g, options.top.max(1) as usize)
     })();
     progress.finish();
     let report = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot look for leaks: {e}")))?;

@@ -16,12 +16,12 @@ fn exercise(data: &[u8], size: Option<u64>) {
     let Ok(raw) = read_snapshot(data, size) else { return };
     assert_eq!(raw.node_count() as u64, raw.meta.node_count);
     let Ok(g) = HeapGraph::from_raw(raw) else { return };
-    let report = analyze(&g, 5);
+    let Ok(report) = analyze(&g, 5) else { return };
     let _ = report.to_text();
     let _ = report.to_json();
-    let ids = IdTable::new(&g);
-    let _ = diff(&ids, &ids).to_json(5, true);
-    let _ = leaks(&ids, &ids, &g, 5).to_text();
+    let Ok(ids) = IdTable::new(&g) else { return };
+    let _ = diff(&ids, &ids).map(|d| d.to_json(5, true));
+    let _ = leaks(&ids, &ids, &g, 5).map(|l| l.to_text());
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use crate::format::terminal_safe;
 
 use super::graph::{class_index, dominators, HeapGraph, Location, ROOT};
+use super::memory as mem;
 use super::paths::{describe_leaf_first, ShortestPaths};
 use super::report::{location_json, thousands};
 
@@ -54,36 +55,44 @@ pub struct IdTable {
 }
 
 impl IdTable {
-    pub fn new(g: &HeapGraph) -> IdTable {
-        let (class_of, names) = class_index(g);
+    pub fn new(g: &HeapGraph) -> mem::Fallible<IdTable> {
+        const WHAT: &str = "the table of ids";
+        let (class_of, names) = class_index(g)?;
         let n = g.node_count() as u32;
-        let mut order: Vec<u32> = (0..n).collect();
+        let mut order: Vec<u32> = mem::collect(0..n, WHAT)?;
         order.sort_unstable_by_key(|&v| g.node_id(v));
         let closure = g.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
         let mut details: Vec<String> = Vec::new();
         let mut interned: HashMap<String, u32> = HashMap::new();
-        let detail = order
-            .iter()
-            .map(|&v| match detail_of(g, v, closure) {
-                Some(text) => *interned.entry(text).or_insert_with_key(|k| {
-                    details.push(k.clone());
-                    (details.len() - 1) as u32
-                }),
+        let mut detail = mem::with_capacity(order.len(), WHAT)?;
+        for (i, &v) in order.iter().enumerate() {
+            if i % mem::EVERY == 0 {
+                mem::check_margin(WHAT)?;
+            }
+            detail.push(match detail_of(g, v, closure) {
+                Some(text) => {
+                    mem::map_room(&mut interned, WHAT)?;
+                    mem::room_for_one(&mut details, WHAT)?;
+                    *interned.entry(text).or_insert_with_key(|k| {
+                        details.push(k.clone());
+                        (details.len() - 1) as u32
+                    })
+                }
                 None => u32::MAX,
-            })
-            .collect();
+            });
+        }
         let unordered: Vec<bool> = g.node_types.iter().map(|t| t == "native" || t == "synthetic").collect();
         let newest = (0..n).filter(|&v| !unordered.get(g.node_type[v as usize] as usize).copied().unwrap_or(false)).map(|v| g.node_id(v)).max().unwrap_or(0);
-        IdTable {
+        Ok(IdTable {
             newest,
-            ids: order.iter().map(|&v| g.node_id(v)).collect(),
-            class: order.iter().map(|&v| class_of[v as usize]).collect(),
-            size: order.iter().map(|&v| g.self_size(v)).collect(),
+            ids: mem::collect(order.iter().map(|&v| g.node_id(v)), WHAT)?,
+            class: mem::collect(order.iter().map(|&v| class_of[v as usize]), WHAT)?,
+            size: mem::collect(order.iter().map(|&v| g.self_size(v)), WHAT)?,
             names,
             total_size: g.total_self_size(),
             detail,
             details,
-        }
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -192,12 +201,13 @@ pub struct DiffReport {
 }
 
 /// Per-class added/removed counts and sizes by node id.
-pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
+pub fn diff(before: &IdTable, after: &IdTable) -> mem::Fallible<DiffReport> {
+    const WHAT: &str = "the diff";
     // A merge of the two id-sorted tables.
     let (mut i, mut j) = (0, 0);
     let mut added: HashMap<String, (u64, u64)> = HashMap::new();
     let mut removed: HashMap<String, (u64, u64)> = HashMap::new();
-    let (mut added_by_class, mut removed_by_class) = (vec![(0u64, 0u64); after.names.len()], vec![(0u64, 0u64); before.names.len()]);
+    let (mut added_by_class, mut removed_by_class) = (mem::filled(after.names.len(), (0u64, 0u64), WHAT)?, mem::filled(before.names.len(), (0u64, 0u64), WHAT)?);
     let mut added_details: HashMap<u32, HashMap<String, u64>> = HashMap::new();
     while i < before.len() || j < after.len() {
         let b = before.ids.get(i).copied().unwrap_or(u64::MAX);
@@ -215,11 +225,16 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
             t.0 += 1;
             t.1 = t.1.saturating_add(after.size[j]);
             if let Some(what) = after.details.get(after.detail[j] as usize) {
-                *added_details.entry(after.class[j]).or_default().entry(what.clone()).or_default() += 1;
+                mem::map_room(&mut added_details, WHAT)?;
+                let per_class = added_details.entry(after.class[j]).or_default();
+                mem::map_room(per_class, WHAT)?;
+                *per_class.entry(what.clone()).or_default() += 1;
             }
             j += 1;
         }
     }
+    // The rest is per class: headroom for it checked once.
+    mem::slack(WHAT)?;
     let mut made_of: HashMap<String, HashMap<String, u64>> = HashMap::new();
     for (c, &(n, s)) in added_by_class.iter().enumerate() {
         if n > 0 {
@@ -253,17 +268,17 @@ pub fn diff(before: &IdTable, after: &IdTable) -> DiffReport {
             ClassChange { class_name: name.clone(), added_count: ac, added_size: asz, removed_count: rc, removed_size: rsz, made_of }
         })
         .collect();
-    classes.sort_by(|a, b| b.size_delta().cmp(&a.size_delta()).then(b.count_delta().cmp(&a.count_delta())).then(a.class_name.cmp(&b.class_name)));
+    classes.sort_unstable_by(|a, b| b.size_delta().cmp(&a.size_delta()).then(b.count_delta().cmp(&a.count_delta())).then(a.class_name.cmp(&b.class_name)));
     let (shared, mismatched) = shared_ids(before, after);
     let warnings = pair_warnings(("before", before.len(), before.max_id()), ("after", after.len(), after.max_id()), shared, mismatched);
-    DiffReport {
+    Ok(DiffReport {
         before_nodes: before.len() as u64,
         before_size: before.total_size,
         after_nodes: after.len() as u64,
         after_size: after.total_size,
         classes,
         warnings,
-    }
+    })
 }
 
 fn signed(n: i64) -> String {
@@ -393,18 +408,19 @@ fn user_visible(type_name: &str) -> bool {
 
 /// The three-snapshot technique. `base` and `target` need only their ids; `last` is the final
 /// snapshot's graph.
-pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> LeakReport {
+pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> mem::Fallible<LeakReport> {
+    const WHAT: &str = "the leak groups";
     let n = last.node_count();
     let visible: Vec<bool> = last.node_types.iter().map(|t| user_visible(t)).collect();
-    let mut leaked = vec![false; n];
+    let mut leaked = mem::filled(n, false, WHAT)?;
     for v in 0..n as u32 {
         let id = last.node_id(v);
         if v != ROOT && visible.get(last.node_type[v as usize] as usize).copied().unwrap_or(false) && target.contains(id) && !base.contains(id) {
             leaked[v as usize] = true;
         }
     }
-    let (class_of, names) = class_index(last);
-    let mut per_class = vec![(0u64, 0u64); names.len()];
+    let (class_of, names) = class_index(last)?;
+    let mut per_class = mem::filled(names.len(), (0u64, 0u64), WHAT)?;
     let (mut count, mut shallow) = (0u64, 0u64);
     for v in 0..n {
         if leaked[v] {
@@ -415,15 +431,15 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
             shallow += last.self_size(v as u32);
         }
     }
-    let mut classes: Vec<(String, u64, u64)> =
-        per_class.iter().enumerate().filter(|(_, c)| c.0 > 0).map(|(i, c)| (names[i].clone(), c.0, c.1)).collect();
-    classes.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
+    let classes = per_class.iter().enumerate().filter(|(_, c)| c.0 > 0).map(|(i, c)| (names[i].clone(), c.0, c.1));
+    let mut classes: Vec<(String, u64, u64)> = mem::collect(classes, WHAT)?;
+    classes.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then_with(|| a.0.cmp(&b.0)));
 
     // Group by the path to the first leaked object on it. `head[v]`: the first leaked node on
     // v's shortest path (v itself if v is the first), or NONE; computed in BFS order.
-    let paths = ShortestPaths::new(last);
+    let paths = ShortestPaths::new(last)?;
     const NONE: u32 = u32::MAX;
-    let mut head = vec![NONE; n];
+    let mut head = mem::filled(n, NONE, WHAT)?;
     for &v in paths.order() {
         let parent_head = paths.edge_into(v).map(|e| head[last.edge_owner(e) as usize]).unwrap_or(NONE);
         head[v as usize] = if parent_head != NONE {
@@ -434,21 +450,24 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
             NONE
         };
     }
-    let d = dominators(last);
+    let d = dominators(last)?;
     // Objects per head, then heads per signature.
     let mut inside: HashMap<u32, u64> = HashMap::new();
     for v in 0..n {
         if leaked[v] && head[v] != NONE {
+            mem::map_room(&mut inside, WHAT)?;
             *inside.entry(head[v]).or_default() += 1;
         }
     }
     let mut groups: HashMap<String, LeakGroup> = HashMap::new();
-    let mut heads: Vec<u32> = inside.keys().copied().collect();
+    let mut heads: Vec<u32> = mem::collect(inside.keys().copied(), WHAT)?;
     heads.sort_unstable();
     let mut group_of_head: HashMap<u32, String> = HashMap::new();
     for h in heads {
         let steps = paths.path(last, h, 64);
         let signature = signature(last, &class_of, &names, &steps);
+        mem::map_room(&mut group_of_head, WHAT)?;
+        mem::map_room(&mut groups, WHAT)?;
         group_of_head.insert(h, signature.clone());
         let g = groups.entry(signature.clone()).or_insert_with(|| LeakGroup {
             signature,
@@ -466,19 +485,24 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
         g.objects += inside[&h];
         g.retained_size = g.retained_size.saturating_add(d.retained[h as usize]);
     }
-    let mut groups: Vec<LeakGroup> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.retained_size.cmp(&a.retained_size).then(b.count.cmp(&a.count)).then(a.signature.cmp(&b.signature)));
+    let mut groups: Vec<LeakGroup> = mem::collect(groups.into_values(), WHAT)?;
+    groups.sort_unstable_by(|a, b| b.retained_size.cmp(&a.retained_size).then(b.count.cmp(&a.count)).then(a.signature.cmp(&b.signature)));
     groups.truncate(top);
+    mem::slack(WHAT)?;
     // What each reported group's leaked objects are, by function or located class, else class.
     let wanted: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.signature.as_str(), i)).collect();
     let closure = last.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
     let mut tallies: Vec<HashMap<String, u64>> = vec![HashMap::new(); groups.len()];
     for v in 0..n {
+        if v % mem::EVERY == 0 {
+            mem::check_margin(WHAT)?;
+        }
         if !leaked[v] || head[v] == NONE {
             continue;
         }
         let Some(&i) = group_of_head.get(&head[v]).and_then(|sig| wanted.get(sig.as_str())) else { continue };
         let what = detail_of(last, v as u32, closure).unwrap_or_else(|| last.display_name(v as u32));
+        mem::map_room(&mut tallies[i], WHAT)?;
         *tallies[i].entry(what).or_default() += 1;
     }
     for (g, tally) in groups.iter_mut().zip(tallies) {
@@ -504,7 +528,7 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
         }
         warnings = pair_warnings(("target", target.len(), target.max_id()), ("final", n, last_max), in_target, differ);
     }
-    LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups, warnings }
+    Ok(LeakReport { leaked_objects: count, leaked_shallow_size: shallow, classes, groups, warnings })
 }
 
 /// A path as a grouping key: owner classes and edge names, element indices generalised to `[]`.
@@ -648,9 +672,9 @@ mod tests {
 
     #[test]
     fn diff_counts_added_and_removed_by_id_per_class() {
-        let before = IdTable::new(&service(&[101, 103], &[201], &[301, 303]));
-        let after = IdTable::new(&service(&[101, 103, 105, 107], &[201, 203], &[305]));
-        let d = diff(&before, &after);
+        let before = IdTable::new(&service(&[101, 103], &[201], &[301, 303])).unwrap();
+        let after = IdTable::new(&service(&[101, 103, 105, 107], &[201, 203], &[305])).unwrap();
+        let d = diff(&before, &after).unwrap();
         let row = |c: &str| d.classes.iter().find(|x| x.class_name == c).cloned().unwrap();
         assert_eq!((row("Entry").added_count, row("Entry").removed_count, row("Entry").size_delta()), (2, 0, 200));
         assert_eq!((row("(closure)").added_count, row("(closure)").added_size), (1, 64));
@@ -662,12 +686,12 @@ mod tests {
 
     #[test]
     fn leaks_keep_objects_new_in_target_and_alive_in_final_grouped_by_generalised_path() {
-        let base = IdTable::new(&service(&[101], &[201], &[]));
+        let base = IdTable::new(&service(&[101], &[201], &[])).unwrap();
         // Between base and target: entries 103, 105 and listener 203, and a temporary 301.
-        let target = IdTable::new(&service(&[101, 103, 105], &[201, 203], &[301]));
+        let target = IdTable::new(&service(&[101, 103, 105], &[201, 203], &[301])).unwrap();
         // Final: those still alive, plus newer ones (107) that belong to the next interval.
         let last = service(&[101, 103, 105, 107], &[201, 203], &[]);
-        let r = leaks(&base, &target, &last, 10);
+        let r = leaks(&base, &target, &last, 10).unwrap();
         assert_eq!(r.leaked_objects, 3, "103, 105 and 203; not 301 (dead) nor 107 (too new)");
         assert_eq!(r.groups.len(), 2);
         let entries = &r.groups[0];
@@ -687,9 +711,9 @@ mod tests {
             &[("synthetic", "", 0, 1), ("object", "global", 10, 3), ("object", "Entry", 10, 5), ("object", "Payload", 30, 7)],
             &[(0, "shortcut", "global", 1), (1, "property", "e", 2), (2, "property", "payload", 3)],
         );
-        let base = IdTable::new(&synthetic(&[("synthetic", "", 0, 1), ("object", "global", 10, 3)], &[(0, "shortcut", "global", 1)]));
-        let target = IdTable::new(&g);
-        let r = leaks(&base, &target, &g, 10);
+        let base = IdTable::new(&synthetic(&[("synthetic", "", 0, 1), ("object", "global", 10, 3)], &[(0, "shortcut", "global", 1)])).unwrap();
+        let target = IdTable::new(&g).unwrap();
+        let r = leaks(&base, &target, &g, 10).unwrap();
         assert_eq!(r.groups.len(), 1);
         assert_eq!((r.groups[0].count, r.groups[0].objects, r.groups[0].retained_size), (1, 2, 40));
     }

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use super::reader::{RawSnapshot, SourceLocation, TraceFunction, TraceNode};
+use super::memory as mem;
 
 const NONE: u32 = u32::MAX;
 
@@ -122,14 +123,21 @@ impl HeapGraph {
         // The reader writes each string as valid UTF-8, so the concatenation is valid too.
         let strings = String::from_utf8(string_bytes).map_err(|_| "the strings are not valid UTF-8".to_string())?;
         let mut locations = locations;
-        locations.sort_by_key(|l| l.node);
+        // Unstable: a stable sort would borrow half the array again.
+        locations.sort_unstable_by_key(|l| (l.node, l.script_id, l.line, l.column));
         locations.dedup_by_key(|l| l.node);
+        let mut wide_by_node = HashMap::new();
+        wide_by_node.try_reserve(wide.len()).map_err(|_| mem::out_of_memory("the wide values", wide.len() * 24))?;
+        wide_by_node.extend(wide.into_iter().map(|(node, field, v)| ((node, field), v)));
+        let mut trace_index = HashMap::new();
+        trace_index.try_reserve(trace_tree.len()).map_err(|_| mem::out_of_memory("the allocation stacks", trace_tree.len() * 16))?;
+        trace_index.extend(trace_tree.iter().enumerate().map(|(i, t)| (t.id, i as u32)));
         let mut g = HeapGraph {
             node_type,
             node_name,
             node_id,
             self_size,
-            wide: wide.into_iter().map(|(node, field, v)| ((node, field), v)).collect(),
+            wide: wide_by_node,
             first_edge,
             edge_type,
             edge_name,
@@ -144,18 +152,21 @@ impl HeapGraph {
             scripts: HashMap::new(),
             script_root: String::new(),
             context_script: HashMap::new(),
-            trace_index: trace_tree.iter().enumerate().map(|(i, t)| (t.id, i as u32)).collect(),
+            trace_index,
             trace_node,
             trace_functions,
             trace_tree,
             source_maps: std::sync::Mutex::new(Some(crate::srcmap::SourceMaps::new())),
         };
-        g.scripts = g.script_names();
+        g.scripts = g.script_names()?;
+        let mut context_script = HashMap::new();
         for l in &g.locations {
             if let Some(ctx) = g.named_edge(l.node, "context") {
-                g.context_script.entry(ctx).or_insert(l.script_id);
+                mem::map_room(&mut context_script, "the scopes")?;
+                context_script.entry(ctx).or_insert(l.script_id);
             }
         }
+        g.context_script = context_script;
         g.script_root = common_root(g.scripts.values());
         Ok(g)
     }
@@ -163,16 +174,16 @@ impl HeapGraph {
     /// Script id -> name, from the file alone: a closure's location names its script id, and
     /// the closure's `shared` edge leads to its SharedFunctionInfo, whose `script` (newer V8) or
     /// `script_or_debug_info` (V8 11-12) edge leads to the Script node, named by its URL.
-    fn script_names(&self) -> HashMap<u32, String> {
-        self.script_names_counted().0
+    fn script_names(&self) -> mem::Fallible<HashMap<u32, String>> {
+        Ok(self.script_names_counted()?.0)
     }
 
     /// [`Self::script_names`], and how many SharedFunctionInfos it looked into. Each is looked
     /// into once: 80,000 closures of one function whose SharedFunctionInfo has 80,000 edges and no
     /// script would otherwise scan those edges 80,000 times (a 4.7 MB file took 40 s).
-    fn script_names_counted(&self) -> (HashMap<u32, String>, usize) {
+    fn script_names_counted(&self) -> mem::Fallible<(HashMap<u32, String>, usize)> {
         let mut out: HashMap<u32, String> = HashMap::new();
-        let mut looked: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        let mut looked: HashMap<u32, ()> = HashMap::new();
         let closure = self.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
         for l in &self.locations {
             if out.contains_key(&l.script_id) || Some(self.node_type[l.node as usize]) != closure {
@@ -181,7 +192,8 @@ impl HeapGraph {
             let Some(sfi) = self.named_edge(l.node, "shared") else {
                 continue;
             };
-            if !looked.insert(sfi) {
+            mem::map_room(&mut looked, "the script names")?;
+            if looked.insert(sfi, ()).is_some() {
                 continue;
             }
             let script = self.named_edge(sfi, "script").or_else(|| self.named_edge(sfi, "script_or_debug_info"));
@@ -190,12 +202,13 @@ impl HeapGraph {
                 let name = self.string(self.node_name[script as usize]);
                 let name = name.strip_prefix("system / Script / ").unwrap_or(name);
                 if !name.is_empty() {
+                    mem::map_room(&mut out, "the script names")?;
                     out.insert(l.script_id, name.to_string());
                 }
             }
         }
         let looked = looked.len();
-        (out, looked)
+        Ok((out, looked))
     }
 
     /// The target of `node`'s first edge named `name` (property and internal edges).
@@ -410,9 +423,9 @@ impl HeapGraph {
     /// Counting sort of the retaining edges by target: retainers in CSR form. Only owners are
     /// kept, since the dominator pass needs nothing else (paths are found forwards). Owners of
     /// node `n`'s retaining edges are `owners[first[n]..first[n + 1]]`, one entry per edge.
-    pub fn retainers(&self) -> (Vec<u32>, Vec<u32>) {
+    pub fn retainers(&self) -> mem::Fallible<(Vec<u32>, Vec<u32>)> {
         let n = self.node_count();
-        let mut first = vec![0u32; n + 1];
+        let mut first = mem::filled(n + 1, 0u32, "the retainers")?;
         for from in 0..n {
             for edge in self.first_edge[from]..self.first_edge[from + 1] {
                 if self.retains(from as u32, edge) {
@@ -423,7 +436,7 @@ impl HeapGraph {
         for i in 0..n {
             first[i + 1] += first[i];
         }
-        let mut owners = vec![0u32; first[n] as usize];
+        let mut owners = mem::filled(first[n] as usize, 0u32, "the retainers")?;
         for from in 0..n {
             for edge in self.first_edge[from]..self.first_edge[from + 1] {
                 if self.retains(from as u32, edge) {
@@ -439,7 +452,7 @@ impl HeapGraph {
             first[i] = first[i - 1];
         }
         first[0] = 0;
-        (first, owners)
+        Ok((first, owners))
     }
 
     /// The node an edge leaves from (binary search over `first_edge`).
@@ -523,9 +536,9 @@ pub struct Dominators {
 impl Dominators {
     /// The dominator tree's children of every node in CSR form: children of `v` are
     /// `list[first[v]..first[v + 1]]`.
-    pub fn children(&self) -> (Vec<u32>, Vec<u32>) {
+    pub fn children(&self) -> mem::Fallible<(Vec<u32>, Vec<u32>)> {
         let n = self.idom.len();
-        let mut first = vec![0u32; n + 1];
+        let mut first = mem::filled(n + 1, 0u32, "the dominator tree")?;
         for v in 0..n {
             if v as u32 != ROOT {
                 first[self.idom[v] as usize + 1] += 1;
@@ -534,8 +547,9 @@ impl Dominators {
         for i in 0..n {
             first[i + 1] += first[i];
         }
-        let mut fill = first.clone();
-        let mut list = vec![0u32; n.saturating_sub(1)];
+        let mut fill = mem::with_capacity(n + 1, "the dominator tree")?;
+        fill.extend_from_slice(&first);
+        let mut list = mem::filled(n.saturating_sub(1), 0u32, "the dominator tree")?;
         for v in 0..n {
             if v as u32 != ROOT {
                 let p = self.idom[v] as usize;
@@ -543,7 +557,7 @@ impl Dominators {
                 fill[p] += 1;
             }
         }
-        (first, list)
+        Ok((first, list))
     }
 }
 
@@ -553,12 +567,13 @@ impl Dominators {
 /// stays `NONE` for unreached nodes); the forest's ancestors overwrite the DFS parents (a
 /// node's parent is read once, just before the node is linked); and a node's bucket link and
 /// its idom share a slot (the link is read just before the idom is written, once per node).
-pub fn dominators(g: &HeapGraph) -> Dominators {
+pub fn dominators(g: &HeapGraph) -> mem::Fallible<Dominators> {
+    const WHAT: &str = "the dominators";
     let n = g.node_count();
     // 1. DFS preorder numbering from the root over retaining edges.
-    let mut semi = vec![NONE; n];
-    let mut vertex: Vec<u32> = Vec::with_capacity(n);
-    let mut parent = vec![NONE; n];
+    let mut semi = mem::filled(n, NONE, WHAT)?;
+    let mut vertex: Vec<u32> = mem::with_capacity(n, WHAT)?;
+    let mut parent = mem::filled(n, NONE, WHAT)?;
     {
         let mut stack: Vec<(u32, u32)> = vec![(ROOT, g.first_edge[ROOT as usize])];
         semi[ROOT as usize] = 0;
@@ -578,19 +593,20 @@ pub fn dominators(g: &HeapGraph) -> Dominators {
                 semi[w as usize] = vertex.len() as u32;
                 vertex.push(w);
                 parent[w as usize] = v;
-                stack.push((w, g.first_edge[w as usize]));
+                mem::push(&mut stack, (w, g.first_edge[w as usize]), WHAT)?;
             }
         }
     }
     let reached = vertex.len();
-    let (first_retainer, retainer_node) = g.retainers();
+    let (first_retainer, retainer_node) = g.retainers()?;
 
     // 2. Semi-dominators and implicit idoms, vertices in reverse preorder.
-    let mut idom = vec![NONE; n]; // the bucket link until the idom is known
+    let mut idom = mem::filled(n, NONE, WHAT)?; // the bucket link until the idom is known
 
-    let mut linked = vec![0u64; n.div_ceil(64)];
-    let mut best: Vec<u32> = (0..n as u32).collect();
-    let mut bucket_head = vec![NONE; n];
+    let mut linked = mem::filled(n.div_ceil(64), 0u64, WHAT)?;
+    let mut best: Vec<u32> = mem::with_capacity(n, WHAT)?;
+    best.extend(0..n as u32);
+    let mut bucket_head = mem::filled(n, NONE, WHAT)?;
     let mut path: Vec<u32> = Vec::new();
     let ancestor = &mut parent;
     for i in (1..reached).rev() {
@@ -639,14 +655,15 @@ pub fn dominators(g: &HeapGraph) -> Dominators {
     drop(semi);
     // 4. Retained sizes: children before their dominators (reverse preorder works because a
     //    dominator precedes everything it dominates in preorder).
-    let mut retained: Vec<u64> = (0..n as u32).map(|v| g.self_size(v)).collect();
+    let mut retained: Vec<u64> = mem::with_capacity(n, WHAT)?;
+    retained.extend((0..n as u32).map(|v| g.self_size(v)));
     for &v in order.iter().rev() {
         if v != ROOT {
             let d = idom[v as usize] as usize;
             retained[d] = retained[d].saturating_add(retained[v as usize]);
         }
     }
-    Dominators { idom, retained }
+    Ok(Dominators { idom, retained })
 }
 
 /// The forest walk's `eval` with path compression, without recursion. A node is in the forest
@@ -675,7 +692,8 @@ fn eval(v: u32, ancestor: &mut [u32], linked: &[u64], best: &mut [u32], semi: &[
 
 /// DevTools' class of every node, interned: `(class_of, names)` with `names[class_of[v]]` the
 /// class name of node `v`.
-pub fn class_index(g: &HeapGraph) -> (Vec<u32>, Vec<String>) {
+pub fn class_index(g: &HeapGraph) -> mem::Fallible<(Vec<u32>, Vec<String>)> {
+    const WHAT: &str = "the class index";
     use std::collections::HashMap;
     const UNSET: u32 = u32::MAX;
     let n = g.node_count();
@@ -685,8 +703,11 @@ pub fn class_index(g: &HeapGraph) -> (Vec<u32>, Vec<String>) {
     let named: Vec<bool> = g.node_types.iter().map(|t| t == "object" || t == "native").collect();
     let string_count = g.string_count();
     let mut by_type = vec![UNSET; g.node_types.len().max(1)];
-    let mut by_string: Vec<Vec<u32>> = named.iter().map(|&is| if is { vec![UNSET; string_count] } else { Vec::new() }).collect();
-    let mut class_of = vec![0u32; n];
+    let mut by_string: Vec<Vec<u32>> = Vec::new();
+    for &is in &named {
+        by_string.push(if is { mem::filled(string_count, UNSET, WHAT)? } else { Vec::new() });
+    }
+    let mut class_of = mem::filled(n, 0u32, WHAT)?;
     let mut names: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, u32> = HashMap::new();
     for v in 0..n {
@@ -700,6 +721,8 @@ pub fn class_index(g: &HeapGraph) -> (Vec<u32>, Vec<String>) {
             // Different keys can share a name (the same string stored twice): merge them.
             let name = g.class_name(v as u32);
             let next = names.len() as u32;
+            mem::map_room(&mut by_name, WHAT)?;
+            mem::room_for_one(&mut names, WHAT)?;
             *slot = *by_name.entry(name.clone()).or_insert_with(|| {
                 names.push(name);
                 next
@@ -707,7 +730,7 @@ pub fn class_index(g: &HeapGraph) -> (Vec<u32>, Vec<String>) {
         }
         class_of[v] = *slot;
     }
-    (class_of, names)
+    Ok((class_of, names))
 }
 
 /// One row of the per-class summary.
@@ -722,8 +745,8 @@ pub struct ClassRow {
 }
 
 /// Per-class counts, shallow and retained sizes, largest retained first.
-pub fn class_summary(g: &HeapGraph, d: &Dominators) -> Vec<ClassRow> {
-    class_summary_with(g, d, &d.children(), &class_index(g))
+pub fn class_summary(g: &HeapGraph, d: &Dominators) -> mem::Fallible<Vec<ClassRow>> {
+    class_summary_with(g, d, &d.children()?, &class_index(g)?)
 }
 
 /// [`class_summary`] with the dominator tree's children already built.
@@ -732,14 +755,13 @@ pub fn class_summary_with(
     d: &Dominators,
     (first_child, children): &(Vec<u32>, Vec<u32>),
     (class_of, names): &(Vec<u32>, Vec<String>),
-) -> Vec<ClassRow> {
-    let mut rows: Vec<ClassRow> = names
-        .iter()
-        .map(|c| ClassRow { class_name: c.clone(), count: 0, shallow_size: 0, retained_size: 0 })
-        .collect();
+) -> mem::Fallible<Vec<ClassRow>> {
+    const WHAT: &str = "the class table";
+    let rows = names.iter().map(|c| ClassRow { class_name: c.clone(), count: 0, shallow_size: 0, retained_size: 0 });
+    let mut rows: Vec<ClassRow> = mem::collect(rows, WHAT)?;
     // Walk the dominator tree; an instance counts towards its class's retained size only when
     // no dominator above it is of the same class.
-    let mut on_path = vec![0u32; names.len()];
+    let mut on_path = mem::filled(names.len(), 0u32, WHAT)?;
     let mut stack: Vec<(u32, u32)> = vec![(ROOT, first_child[ROOT as usize])];
     on_path[class_of[ROOT as usize] as usize] += 1;
     {
@@ -765,10 +787,10 @@ pub fn class_summary_with(
             row.retained_size = row.retained_size.saturating_add(d.retained[c as usize]);
         }
         on_path[class] += 1;
-        stack.push((c, first_child[c as usize]));
+        mem::push(&mut stack, (c, first_child[c as usize]), WHAT)?;
     }
-    rows.sort_by(|a, b| b.retained_size.cmp(&a.retained_size).then_with(|| a.class_name.cmp(&b.class_name)));
-    rows
+    rows.sort_unstable_by(|a, b| b.retained_size.cmp(&a.retained_size).then_with(|| a.class_name.cmp(&b.class_name)));
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -801,7 +823,7 @@ mod tests {
         let nodes_ref: Vec<(&str, &str, u64, u64)> = nodes.iter().map(|(t, m, s, i)| (t.as_str(), m.as_str(), *s, *i)).collect();
         let edges_ref: Vec<(usize, &str, &str, usize)> = edges.iter().map(|(f, t, m, to)| (*f, t.as_str(), m.as_str(), *to)).collect();
         let g = synthetic_with_locations(&nodes_ref, &edges_ref, &locations);
-        let (names, looked) = g.script_names_counted();
+        let (names, looked) = g.script_names_counted().unwrap();
         assert_eq!(looked, 2, "one look per SharedFunctionInfo, not one per closure");
         assert_eq!(names.get(&9).map(String::as_str), Some("/app/main.js"));
         assert_eq!(names.get(&7), None);
@@ -871,7 +893,7 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
             &[("synthetic", "", 0), obj("A", 10), obj("B", 20), obj("C", 30), obj("D", 40), obj("E", 50)],
             &[(0, "property", 1), (1, "property", 2), (2, "property", 3), (0, "property", 4), (1, "property", 5), (4, "property", 5)],
         );
-        let d = dominators(&g);
+        let d = dominators(&g).unwrap();
         assert_eq!(d.idom, [0, 0, 1, 2, 0, 0]);
         assert_eq!(d.retained, [150, 60, 50, 30, 40, 50]);
     }
@@ -883,7 +905,7 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
             &[("synthetic", "", 0), obj("A", 1), obj("W", 2), obj("S", 4), obj("R", 8), obj("X", 16)],
             &[(0, "property", 1), (1, "weak", 2), (1, "shortcut", 3), (0, "shortcut", 4), (4, "property", 5)],
         );
-        let d = dominators(&g);
+        let d = dominators(&g).unwrap();
         assert_eq!(d.idom[2], ROOT, "weakly held: attached to the root");
         assert_eq!(d.idom[3], ROOT, "a shortcut not from the root does not retain");
         assert_eq!(d.idom[5], 4, "a shortcut from the root does retain");
@@ -894,7 +916,7 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
     #[test]
     fn unreachable_nodes_hang_off_the_root() {
         let g = graph(&[("synthetic", "", 0), obj("A", 5), obj("Lost", 7), obj("Lost2", 9)], &[(0, "property", 1), (2, "property", 3)]);
-        let d = dominators(&g);
+        let d = dominators(&g).unwrap();
         assert_eq!(d.idom, [0, 0, 0, 0], "unreached nodes are attached to the root as DevTools does");
         assert_eq!(d.retained[0], 21);
     }
@@ -906,10 +928,10 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
         nodes.extend((1..n).map(|_| obj("Link", 16)));
         let edges: Vec<_> = (0..n - 1).map(|i| (i, "property", i + 1)).collect();
         let g = graph(&nodes, &edges);
-        let d = dominators(&g);
+        let d = dominators(&g).unwrap();
         assert_eq!(d.idom[n - 1], (n - 2) as u32);
         assert_eq!(d.retained[1], 16 * (n as u64 - 1));
-        let rows = class_summary(&g, &d);
+        let rows = class_summary(&g, &d).unwrap();
         let link = rows.iter().find(|r| r.class_name == "Link").unwrap();
         assert_eq!(link.count, n as u64 - 1);
         assert_eq!(link.retained_size, 16 * (n as u64 - 1), "nested Links are not counted twice");
@@ -922,8 +944,8 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
             &[("synthetic", "", 0), obj("A", 10), obj("A", 20), obj("B", 30), obj("A", 5), ("hidden", "x", 1), ("native", "Buf", 2)],
             &[(0, "property", 1), (1, "property", 2), (2, "property", 3), (0, "property", 4), (0, "internal", 5), (0, "internal", 6)],
         );
-        let d = dominators(&g);
-        let rows = class_summary(&g, &d);
+        let d = dominators(&g).unwrap();
+        let rows = class_summary(&g, &d).unwrap();
         let get = |c: &str| rows.iter().find(|r| r.class_name == c).unwrap().clone();
         let a = get("A");
         assert_eq!((a.count, a.shallow_size, a.retained_size), (3, 35, 60 + 5));
@@ -1006,10 +1028,10 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
              for (let i = 0; i < 2000; i++) holder.items.push(new Item(i));",
         );
         let g = HeapGraph::from_raw(raw).unwrap();
-        let d = dominators(&g);
+        let d = dominators(&g).unwrap();
         let total: u64 = g.total_self_size();
         assert_eq!(d.retained[ROOT as usize], total, "the root retains the whole heap");
-        let rows = class_summary(&g, &d);
+        let rows = class_summary(&g, &d).unwrap();
         let item = rows.iter().find(|r| r.class_name == "Item").expect("Item class");
         assert_eq!(item.count, 2000);
         let holder = rows.iter().find(|r| r.class_name == "Holder").expect("Holder class");
@@ -1039,7 +1061,7 @@ globalThis.keep = { kept, bus, anon: [() => 1] };";
                 })
                 .collect();
             let g = graph(&nodes, &edges);
-            let d = dominators(&g);
+            let d = dominators(&g).unwrap();
             assert_eq!(d.idom, brute_force_idom(&g), "round {round}: edges {edges:?}");
             // The root retains everything; every node retains at least itself.
             assert_eq!(d.retained[0], g.total_self_size());

@@ -13,6 +13,8 @@ pub mod reader;
 pub mod report;
 pub mod stacks;
 #[cfg(test)]
+mod sweep;
+#[cfg(test)]
 mod testutil;
 
 pub use reader::{read_snapshot, ReadError, RawSnapshot, SnapshotMeta};
@@ -28,11 +30,11 @@ use progress::Progress;
 pub fn load(path: &Path, progress: &mut Progress) -> Result<HeapGraph, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let size = file.metadata().map(|m| m.len()).ok();
-    progress.phase("reading");
+    progress.phase("reading")?;
     let total = size.unwrap_or(0).max(1) as f64;
     // A gzip file decompresses to several times its size: its share read is a guess, capped.
     let raw = reader::read_snapshot_with_progress(file, size, &mut |done| progress.fraction((done as f64 / total).min(0.99)))
         .map_err(|e| e.to_string())?;
-    progress.phase("building the graph");
+    progress.phase("building the graph")?;
     HeapGraph::from_raw(raw)
 }

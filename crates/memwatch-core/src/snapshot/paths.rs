@@ -2,6 +2,7 @@
 //! root over retaining edges (so each path is a shortest one), then read backwards per object.
 
 use super::graph::{HeapGraph, ROOT};
+use super::memory as mem;
 
 /// For each node, the edge it was first reached by from the root (`u32::MAX`: unreached).
 pub struct ShortestPaths {
@@ -25,11 +26,13 @@ impl ShortestPaths {
     /// (the global objects, which the root reaches by shortcut edges), then from the other GC
     /// roots. So an object your code holds gets the path through your code, not the shorter
     /// one through a handle or stack slot that happens to point at it too.
-    pub fn new(g: &HeapGraph) -> ShortestPaths {
+    pub fn new(g: &HeapGraph) -> mem::Fallible<ShortestPaths> {
         let n = g.node_count();
-        let mut via = vec![UNREACHED; n];
-        // The queue is the BFS order itself: a vector read from the front.
-        let mut order = vec![ROOT];
+        let mut via = mem::filled(n, UNREACHED, "the retainer paths")?;
+        // The queue is the BFS order itself: a vector read from the front. Each node enters it
+        // once at most, so it never grows past its room.
+        let mut order = mem::with_capacity(n, "the retainer paths")?;
+        order.push(ROOT);
         via[ROOT as usize] = START;
         let root_edges = g.first_edge[ROOT as usize]..g.first_edge[ROOT as usize + 1];
         let mut head = 1;
@@ -53,7 +56,7 @@ impl ShortestPaths {
                 }
             }
         }
-        ShortestPaths { via, order }
+        Ok(ShortestPaths { via, order })
     }
 
     /// Whether a retaining path from the root reaches `node`.
@@ -114,7 +117,7 @@ pub fn describe_leaf_first(g: &HeapGraph, target: u32, steps: &[Step]) -> String
 /// For HeapDiff's `retainers` option: for each memwatch class name in `classes`, the newest
 /// instance that `is_new` (not in the before snapshot; V8 gives new JS objects ever higher
 /// ids) and its shortest retainer path.
-pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[String]) -> Vec<SamplePath> {
+pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[String]) -> mem::Fallible<Vec<SamplePath>> {
     let mut newest: Vec<Option<u32>> = vec![None; classes.len()];
     let wanted: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
     for v in 0..g.node_count() as u32 {
@@ -127,8 +130,8 @@ pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: 
             }
         }
     }
-    let paths = ShortestPaths::new(g);
-    classes
+    let paths = ShortestPaths::new(g)?;
+    Ok(classes
         .iter()
         .zip(newest)
         .filter_map(|(class, sample)| {
@@ -142,7 +145,7 @@ pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: 
                 location: g.location(v),
             })
         })
-        .collect()
+        .collect())
 }
 
 /// One sampled instance and how the heap holds it.
@@ -170,7 +173,7 @@ mod tests {
             &[("synthetic", "", 0, 1), ("synthetic", "(Handles)", 0, 3), ("object", "global", 8, 5), ("object", "B", 8, 7), ("object", "X", 8, 9)],
             &[(0, "element", "0", 1), (1, "element", "0", 4), (0, "shortcut", "global", 2), (2, "property", "a", 3), (3, "property", "b", 4)],
         );
-        let p = ShortestPaths::new(&g);
+        let p = ShortestPaths::new(&g).unwrap();
         let steps = p.path(&g, 4, 64);
         let labels: Vec<_> = steps.iter().map(|s| s.edge.as_str()).collect();
         assert_eq!(labels, ["global", "a", "b"], "through the program's objects, not the handle");
@@ -185,7 +188,7 @@ mod tests {
             &[("synthetic", "", 0, 1), ("object", "global", 8, 3), ("object", "W", 8, 5)],
             &[(0, "shortcut", "global", 1), (1, "weak", "w", 2)],
         );
-        let p = ShortestPaths::new(&g);
+        let p = ShortestPaths::new(&g).unwrap();
         assert!(!p.reached(2));
         assert!(p.path(&g, 2, 64).is_empty());
         assert!(describe_leaf_first(&g, 2, &[]).contains("no retaining path"));
@@ -198,7 +201,7 @@ mod tests {
             &[(0, "shortcut", "global", 1), (1, "property", "logs", 5), (5, "element", "0", 2), (5, "element", "1", 3), (5, "element", "2", 4)],
         );
         // Ids 5 and 7 existed before; 9 is new.
-        let s = samples_with_paths(&g, |id| id > 7, &["Log".to_string(), "Array".to_string(), "Missing".to_string()]);
+        let s = samples_with_paths(&g, |id| id > 7, &["Log".to_string(), "Array".to_string(), "Missing".to_string()]).unwrap();
         assert_eq!(s.len(), 2, "a class with no new instance is skipped: {s:?}");
         assert_eq!((s[0].what.as_str(), s[0].id), ("Log", 9));
         assert_eq!(s[0].path, "Log @9 <- [2] in (array) @11 <- logs in global @3 <- global in (root)");

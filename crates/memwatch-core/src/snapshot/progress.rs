@@ -3,9 +3,41 @@
 //! pipes and CI logs stay quiet. Phase timings are kept either way.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// When an analysis must stop early: a deadline, and a flag another thread may raise (a
+/// program's AbortSignal). Checked between phases and every few megabytes read.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    pub deadline: Option<(Instant, Duration)>,
+    pub cancelled: Option<Arc<AtomicBool>>,
+}
+
+impl Stop {
+    /// Stops after `limit` from now.
+    pub fn after(limit: Duration) -> Stop {
+        Stop { deadline: Some((Instant::now() + limit, limit)), cancelled: None }
+    }
+
+    /// `Err` with the reason once the analysis should stop.
+    pub fn check(&self) -> Result<(), String> {
+        if self.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err("the analysis was cancelled".to_string());
+        }
+        if let Some((at, limit)) = self.deadline {
+            if Instant::now() >= at {
+                return Err(format!("the analysis ran out of time (its limit is {} ms)", limit.as_millis()));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub struct Progress {
+    /// When to give up (nothing: never).
+    pub stop: Stop,
     enabled: bool,
     phase: &'static str,
     phase_start: Instant,
@@ -18,7 +50,7 @@ pub struct Progress {
 impl Progress {
     /// `enabled`: print to stderr (decide with `std::io::stderr().is_terminal()` or a flag).
     pub fn new(enabled: bool) -> Progress {
-        Progress { enabled, phase: "", phase_start: Instant::now(), last_print: None, timings: Vec::new() }
+        Progress { stop: Stop::default(), enabled, phase: "", phase_start: Instant::now(), last_print: None, timings: Vec::new() }
     }
 
     /// A progress that never prints.
@@ -26,23 +58,28 @@ impl Progress {
         Progress::new(false)
     }
 
-    /// Ends the current phase (if any) and starts `name`.
-    pub fn phase(&mut self, name: &'static str) {
+    /// Ends the current phase (if any) and starts `name`; `Err` when the analysis should stop.
+    pub fn phase(&mut self, name: &'static str) -> Result<(), String> {
         self.end_phase();
+        self.stop.check()?;
         self.phase = name;
         self.phase_start = Instant::now();
         self.print(None);
+        Ok(())
     }
 
-    /// How far the current phase is, from 0 to 1. Printed at most ten times a second.
-    pub fn fraction(&mut self, f: f64) {
+    /// How far the current phase is, from 0 to 1. Printed at most ten times a second. `Err`
+    /// when the analysis should stop.
+    pub fn fraction(&mut self, f: f64) -> Result<(), String> {
+        self.stop.check()?;
         if !self.enabled {
-            return;
+            return Ok(());
         }
         if self.last_print.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-            return;
+            return Ok(());
         }
         self.print(Some(f));
+        Ok(())
     }
 
     fn end_phase(&mut self) {
@@ -99,11 +136,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_deadline_or_a_raised_flag_stops_the_next_phase_with_the_reason() {
+        let mut p = Progress::quiet();
+        p.stop = Stop::after(Duration::ZERO);
+        assert_eq!(p.phase("reading").unwrap_err(), "the analysis ran out of time (its limit is 0 ms)");
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut p = Progress::quiet();
+        p.stop = Stop { deadline: None, cancelled: Some(flag.clone()) };
+        p.phase("reading").unwrap();
+        flag.store(true, Ordering::Relaxed);
+        assert_eq!(p.fraction(0.1).unwrap_err(), "the analysis was cancelled");
+    }
+
+    #[test]
     fn phases_are_timed_in_order_and_a_quiet_progress_prints_nothing() {
         let mut p = Progress::quiet();
-        p.phase("reading");
-        p.fraction(0.5);
-        p.phase("dominators");
+        p.phase("reading").unwrap();
+        p.fraction(0.5).unwrap();
+        p.phase("dominators").unwrap();
         p.finish();
         let names: Vec<_> = p.timings.iter().map(|t| t.0).collect();
         assert!(cfg!(not(target_os = "linux")) || p.timings.iter().all(|t| t.2.is_some_and(|b| b > 0)));

@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use super::memory as mem;
 
 /// Field lists from `snapshot.meta`, plus the counts the header claims.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -132,11 +133,17 @@ pub struct ReadError {
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.offset == NOWHERE {
+            return write!(f, "{}", self.message);
+        }
         write!(f, "{} (at byte {})", self.message, self.offset)
     }
 }
 
 impl std::error::Error for ReadError {}
+
+/// The offset of an error that is not about the file (the analysis was stopped).
+pub const NOWHERE: u64 = u64::MAX;
 
 /// What a node field is used for.
 #[derive(Clone, Copy, PartialEq)]
@@ -164,14 +171,15 @@ enum EdgeRole {
 /// preallocation, so a header claiming billions of nodes cannot make the reader allocate them.
 /// `progress` is told how many bytes have been read so far, every few megabytes.
 pub fn read_snapshot<R: Read>(input: R, size_hint: Option<u64>) -> Result<RawSnapshot, ReadError> {
-    read_snapshot_with_progress(input, size_hint, &mut |_| {})
+    read_snapshot_with_progress(input, size_hint, &mut |_| Ok(()))
 }
 
-/// [`read_snapshot`], reporting the bytes read so far to `progress` every few megabytes.
+/// [`read_snapshot`], reporting the bytes read so far to `progress` every few megabytes; an
+/// error from it (the analysis was cancelled or ran out of time) ends the reading with it.
 pub fn read_snapshot_with_progress<R: Read>(
     mut input: R,
     size_hint: Option<u64>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64) -> Result<(), String>,
 ) -> Result<RawSnapshot, ReadError> {
     // gzip (1f 8b) is read through a decoder, as a stream; its size no longer bounds the counts.
     let mut magic = [0u8; 2];
@@ -201,8 +209,8 @@ impl<R: Read> Read for GzipStream<R> {
     }
 }
 
-fn read_plain<R: Read>(input: R, size_hint: Option<u64>, progress: &mut dyn FnMut(u64)) -> Result<RawSnapshot, ReadError> {
-    let mut lx = Lexer::new(input, progress);
+fn read_plain<R: Read>(input: R, size_hint: Option<u64>, progress: &mut dyn FnMut(u64) -> Result<(), String>) -> Result<RawSnapshot, ReadError> {
+    let mut lx = Lexer::new(input, progress).with_buffer()?;
     let mut snap = RawSnapshot::default();
     let mut have_meta = false;
     let (mut have_nodes, mut have_edges, mut have_strings) = (false, false, false);
@@ -322,14 +330,15 @@ fn read_nodes<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
         .collect();
     let type_count = m.node_types.len() as u64;
     let (claimed_nodes, claimed_edges) = (m.node_count, m.edge_count);
-    s.node_type.reserve_exact(reserve);
-    s.node_name.reserve_exact(reserve);
-    s.node_id.reserve_exact(reserve);
-    s.self_size.reserve_exact(reserve);
-    s.first_edge.reserve_exact(reserve + 1);
+    let room = |r: Result<(), String>| r.map_err(|m| lx.err(m));
+    room(mem::reserve(&mut s.node_type, reserve, "the nodes"))?;
+    room(mem::reserve(&mut s.node_name, reserve, "the nodes"))?;
+    room(mem::reserve(&mut s.node_id, reserve, "the nodes"))?;
+    room(mem::reserve(&mut s.self_size, reserve, "the nodes"))?;
+    room(mem::reserve(&mut s.first_edge, reserve + 1, "the nodes"))?;
     s.first_edge.push(0);
     if roles.contains(&NodeRole::Trace) {
-        s.trace_node.reserve_exact(reserve);
+        room(mem::reserve(&mut s.trace_node, reserve, "the nodes' allocation stacks"))?;
     }
     let mut sink = NodeSink {
         at: Records::new(&roles, claimed_nodes),
@@ -381,7 +390,7 @@ fn read_trace_functions<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> 
             // Negative (unknown) positions read as 0, "unknown", as V8 means them.
             let fit = |x: u64| if x == NEGATIVE { Ok(0) } else { u32::try_from(x).map_err(|_| format!("a trace function holds {x}, beyond 2^32")) };
             let [n, sn, l, c] = self.slots.map(|i| self.record[i]);
-            self.out.push(TraceFunction { name: fit(n)?, script_name: fit(sn)?, line: fit(l)?, column: fit(c)? });
+            mem::push(self.out, TraceFunction { name: fit(n)?, script_name: fit(sn)?, line: fit(l)?, column: fit(c)? }, "the allocation stacks")?;
             Ok(())
         }
     }
@@ -434,8 +443,8 @@ fn read_trace_tree<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Resul
                     return Err(lx.err("too many trace nodes"));
                 }
                 let parent = *open.last().unwrap_or(&u32::MAX);
-                out.push(TraceNode { id, function: function as u32, parent });
-                open.push(out.len() as u32 - 1);
+                mem::push(out, TraceNode { id, function: function as u32, parent }, "the allocation stacks").map_err(|m| lx.err(m))?;
+                mem::push(&mut open, out.len() as u32 - 1, "the allocation stacks").map_err(|m| lx.err(m))?;
             }
             other => return Err(lx.unexpected(other, "a trace node, ',' or ']' in \"trace_tree\"")),
         }
@@ -484,7 +493,7 @@ fn read_locations<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result
                 return Err(format!("a location names object index {o}, which is not a node of this snapshot"));
             }
             let fit = |x: u64| u32::try_from(x).map_err(|_| format!("a location holds {x}, beyond 2^32"));
-            self.out.push(SourceLocation { node: (o / self.node_fields) as u32, script_id: fit(s)?, line: fit(l)?, column: fit(c)? });
+            mem::push(self.out, SourceLocation { node: (o / self.node_fields) as u32, script_id: fit(s)?, line: fit(l)?, column: fit(c)? }, "the locations")?;
             Ok(())
         }
     }
@@ -506,6 +515,14 @@ fn read_locations<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot) -> Result
         return Err(lx.err("\"locations\" ends in the middle of a location"));
     }
     Ok(())
+}
+
+/// Room for `n` more bytes of strings, doubling, or the error.
+#[cold]
+#[inline(never)]
+fn grow_bytes(out: &mut Vec<u8>, n: usize) -> Result<(), String> {
+    let extra = n.max(out.capacity()).max(4096);
+    out.try_reserve(extra).or_else(|_| out.try_reserve_exact(n)).map_err(|_| mem::out_of_memory("the strings", extra))
 }
 
 /// What [`Lexer::signed_numbers`] hands a sink for a negative number.
@@ -581,19 +598,19 @@ impl Sink for NodeSink<'_> {
                 if v >= self.type_count {
                     return Err(bad_type("node", rec, v, self.type_count));
                 }
-                self.node_type.push(v as u8);
+                mem::push(self.node_type, v as u8, "the nodes")?;
             }
             NodeRole::Name => match u32::try_from(v) {
-                Ok(name) => self.node_name.push(name),
+                Ok(name) => mem::push(self.node_name, name, "the nodes")?,
                 Err(_) => return Err(bad_name(rec, v)),
             },
             role @ (NodeRole::Id | NodeRole::Size) => {
                 let (col, tag) = if role == NodeRole::Id { (&mut *self.node_id, 0) } else { (&mut *self.self_size, 1) };
                 match u32::try_from(v) {
-                    Ok(small) if small != u32::MAX => col.push(small),
+                    Ok(small) if small != u32::MAX => mem::push(col, small, "the nodes")?,
                     _ => {
-                        self.wide.push((rec as u32, tag, v));
-                        col.push(u32::MAX);
+                        mem::push(self.wide, (rec as u32, tag, v), "the nodes")?;
+                        mem::push(col, u32::MAX, "the nodes")?;
                     }
                 }
             }
@@ -602,9 +619,9 @@ impl Sink for NodeSink<'_> {
                 if self.edges_so_far > self.claimed_edges {
                     return Err(edges_overflow(self.claimed_edges));
                 }
-                self.first_edge.push(self.edges_so_far as u32);
+                mem::push(self.first_edge, self.edges_so_far as u32, "the nodes")?;
             }
-            NodeRole::Trace => self.trace_node.push(u32::try_from(v).unwrap_or(0)),
+            NodeRole::Trace => mem::push(self.trace_node, u32::try_from(v).unwrap_or(0), "the nodes' allocation stacks")?,
             NodeRole::Other => {}
         }
         self.at.advance();
@@ -631,17 +648,17 @@ impl Sink for EdgeSink<'_> {
                 if v >= self.type_count {
                     return Err(bad_type("edge", rec, v, self.type_count));
                 }
-                self.edge_type.push(v as u8);
+                mem::push(self.edge_type, v as u8, "the edges")?;
             }
             EdgeRole::Name => match u32::try_from(v) {
-                Ok(name) => self.edge_name.push(name),
+                Ok(name) => mem::push(self.edge_name, name, "the edges")?,
                 Err(_) => return Err(bad_edge_name(rec, v)),
             },
             EdgeRole::To => {
                 if !v.is_multiple_of(self.nf) || v >= self.node_values {
                     return Err(bad_target(rec, v, self.node_values));
                 }
-                self.edge_to.push((v / self.nf) as u32);
+                mem::push(self.edge_to, (v / self.nf) as u32, "the edges")?;
             }
             EdgeRole::Other => {}
         }
@@ -699,9 +716,10 @@ fn read_edges<R: Read>(lx: &mut Lexer<'_, R>, s: &mut RawSnapshot, reserve: usiz
     let nf = m.node_fields.len() as u64;
     let node_values = m.node_count.saturating_mul(nf);
     let claimed_edges = m.edge_count;
-    s.edge_type.reserve_exact(reserve);
-    s.edge_name.reserve_exact(reserve);
-    s.edge_to.reserve_exact(reserve);
+    let room = |r: Result<(), String>| r.map_err(|m| lx.err(m));
+    room(mem::reserve(&mut s.edge_type, reserve, "the edges"))?;
+    room(mem::reserve(&mut s.edge_name, reserve, "the edges"))?;
+    room(mem::reserve(&mut s.edge_to, reserve, "the edges"))?;
     let mut sink = EdgeSink {
         at: Records::new(&roles, claimed_edges),
         type_count,
@@ -846,7 +864,7 @@ struct Lexer<'p, R: Read> {
     len: usize,
     consumed: u64,
     eof: bool,
-    progress: &'p mut dyn FnMut(u64),
+    progress: &'p mut dyn FnMut(u64) -> Result<(), String>,
     next_report: u64,
 }
 
@@ -855,16 +873,23 @@ fn is_ws(b: u8) -> bool {
 }
 
 impl<'p, R: Read> Lexer<'p, R> {
-    fn new(input: R, progress: &'p mut dyn FnMut(u64)) -> Self {
-        Lexer { input, buf: vec![0; 1 << 20], pos: 0, len: 0, consumed: 0, eof: false, progress, next_report: PROGRESS_STEP }
+    fn new(input: R, progress: &'p mut dyn FnMut(u64) -> Result<(), String>) -> Self {
+        Lexer { input, buf: Vec::new(), pos: 0, len: 0, consumed: 0, eof: false, progress, next_report: PROGRESS_STEP }
+    }
+
+    /// The read buffer (1 MB), had fallibly.
+    fn with_buffer(mut self) -> Result<Self, ReadError> {
+        self.buf = mem::filled(1 << 20, 0u8, "the read buffer").map_err(|message| ReadError { offset: 0, message })?;
+        Ok(self)
     }
 
     /// Tells `progress` how far the input is read, every PROGRESS_STEP bytes.
-    fn report_progress(&mut self) {
+    fn report_progress(&mut self) -> Result<(), ReadError> {
         if self.consumed >= self.next_report {
-            (self.progress)(self.consumed);
             self.next_report = self.consumed + PROGRESS_STEP;
+            (self.progress)(self.consumed).map_err(|message| ReadError { offset: NOWHERE, message })?;
         }
+        Ok(())
     }
 
     fn offset(&self) -> u64 {
@@ -889,7 +914,7 @@ impl<'p, R: Read> Lexer<'p, R> {
         self.consumed += self.len as u64;
         self.pos = 0;
         self.len = 0;
-        self.report_progress();
+        self.report_progress()?;
         loop {
             match self.input.read(&mut self.buf) {
                 Ok(n) => {
@@ -987,7 +1012,7 @@ impl<'p, R: Read> Lexer<'p, R> {
             self.len -= self.pos;
             self.pos = 0;
         }
-        self.report_progress();
+        self.report_progress()?;
         while self.len < want && !self.eof {
             match self.input.read(&mut self.buf[self.len..]) {
                 Ok(0) => self.eof = true,
@@ -1100,7 +1125,7 @@ impl<'p, R: Read> Lexer<'p, R> {
         loop {
             self.skip_ws()?;
             self.string_into(bytes)?;
-            ends.push(bytes.len());
+            mem::push(ends, bytes.len(), "the strings").map_err(|m| self.err(m))?;
             self.skip_ws()?;
             match self.next_byte()? {
                 Some(b',') => {}
@@ -1133,10 +1158,23 @@ impl<'p, R: Read> Lexer<'p, R> {
             let chunk = &self.buf[self.pos..self.len];
             let Some(run) = chunk.iter().position(|&b| b == b'"' || b == b'\\') else {
                 // The string goes on past this buffer: keep it all and read more.
+                let n = chunk.len();
+                if out.capacity() - out.len() < n {
+                    if let Err(m) = grow_bytes(out, n) {
+                        return Err(self.err(m));
+                    }
+                }
+                let chunk = &self.buf[self.pos..self.len];
                 out.extend_from_slice(chunk);
                 self.pos = self.len;
                 continue;
             };
+            if out.capacity() - out.len() < run + 4 {
+                if let Err(m) = grow_bytes(out, run + 4) {
+                    return Err(self.err(m));
+                }
+            }
+            let chunk = &self.buf[self.pos..self.len];
             out.extend_from_slice(&chunk[..run]);
             let stop = chunk[run];
             self.pos += run + 1;
@@ -1146,9 +1184,17 @@ impl<'p, R: Read> Lexer<'p, R> {
             self.escape(out)?;
         }
         if std::str::from_utf8(&out[start..]).is_err() {
-            let fixed = String::from_utf8_lossy(&out[start..]).into_owned();
+            // Each invalid sequence (1-3 bytes) becomes U+FFFD (3 bytes): at most 3 times longer.
+            let mut fixed = mem::with_capacity::<u8>((out.len() - start).saturating_mul(3), "the strings").map_err(|m| self.err(m))?;
+            for chunk in out[start..].utf8_chunks() {
+                fixed.extend_from_slice(chunk.valid().as_bytes());
+                if !chunk.invalid().is_empty() {
+                    fixed.extend_from_slice("\u{FFFD}".as_bytes());
+                }
+            }
             out.truncate(start);
-            out.extend_from_slice(fixed.as_bytes());
+            grow_bytes(out, fixed.len()).map_err(|m| self.err(m))?;
+            out.extend_from_slice(&fixed);
         }
         Ok(())
     }

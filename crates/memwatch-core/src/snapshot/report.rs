@@ -9,6 +9,7 @@ use crate::format::{one_line, terminal_safe};
 use super::paths::ShortestPaths;
 use super::progress::Progress;
 use super::graph::{class_index, class_summary_with, dominators, ClassRow, Dominators, HeapGraph, Location, ROOT};
+use super::memory as mem;
 
 /// An object in the report.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,22 +81,29 @@ pub struct Report {
 const SUSPECT_SHARE: f64 = 0.10;
 
 /// Runs every pass and builds the report, keeping the `top` rows of each table.
-pub fn analyze(g: &HeapGraph, top: usize) -> Report {
+pub fn analyze(g: &HeapGraph, top: usize) -> mem::Fallible<Report> {
     analyze_with(g, top, &mut Progress::quiet())
 }
 
 /// [`analyze`], reporting its phases.
-pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Report {
-    progress.phase("dominators");
+pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> mem::Fallible<Report> {
+    progress.phase("dominators")?;
     // The retainer paths and the class index need only the graph: a second core builds them
     // while this one computes the dominators.
-    let (d, (parents, class_table)) = std::thread::scope(|scope| {
-        let side = std::thread::Builder::new().spawn_scoped(scope, || (ShortestPaths::new(g), class_index(g)));
+    let side_work = || -> mem::Fallible<_> { Ok((ShortestPaths::new(g)?, class_index(g)?)) };
+    let (d, side) = std::thread::scope(|scope| {
+        let side = std::thread::Builder::new().spawn_scoped(scope, side_work);
         let d = dominators(g);
         let side = side.ok().and_then(|h| h.join().ok());
-        (d, side.unwrap_or_else(|| (ShortestPaths::new(g), class_index(g))))
+        (d, side)
     });
-    progress.phase("report");
+    let d = d?;
+    let (parents, class_table) = match side {
+        Some(done) => done?,
+        None => side_work()?,
+    };
+    progress.phase("report")?;
+    mem::slack("the report")?;
     let total = d.retained[ROOT as usize];
     let synthetic = g.node_types.iter().position(|t| t == "synthetic").map(|p| p as u8);
     let interesting = |v: u32| v != ROOT && Some(g.node_type[v as usize]) != synthetic;
@@ -110,7 +118,7 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
 
     let heavier = |a: &u32, b: &u32| d.retained[*b as usize].cmp(&d.retained[*a as usize]).then(a.cmp(b));
     // Top-k by selection, not a sort of the whole heap.
-    let mut candidates: Vec<u32> = (0..g.node_count() as u32).filter(|&v| interesting(v)).collect();
+    let mut candidates: Vec<u32> = mem::collect((0..g.node_count() as u32).filter(|&v| interesting(v)), "the report")?;
     if candidates.len() > top {
         candidates.select_nth_unstable_by(top, heavier);
         candidates.truncate(top);
@@ -119,33 +127,32 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
     let largest = candidates.iter().map(|&v| row(v)).collect();
     drop(candidates);
     let threshold = SUSPECT_SHARE * total as f64;
-    let mut by_retained: Vec<u32> =
-        (0..g.node_count() as u32).filter(|&v| interesting(v) && d.retained[v as usize] as f64 > threshold).collect();
+    // At most nine: each holds over a tenth of the heap, and none holds another.
+    let by_retained = (0..g.node_count() as u32).filter(|&v| interesting(v) && d.retained[v as usize] as f64 > threshold);
+    let mut by_retained: Vec<u32> = mem::collect(by_retained, "the report")?;
     by_retained.sort_unstable_by(heavier);
 
-    let children = d.children();
-    let suspects = by_retained
-        .iter()
-        .take(top)
-        .map(|&v| {
-            let descent = mainly_in(&d, &children, v);
-            let container = descent.last().copied().unwrap_or(v);
-            Suspect {
-                object: row(v),
-                percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
-                mainly_in: descent.into_iter().map(row).collect(),
-                retainer_path: parents.path(g, v, 64).into_iter().map(|s| (s.edge, row(s.node))).collect(),
-                holds: contents(g, &d, &children, container, 3),
-            }
-        })
-        .collect();
+    let children = d.children()?;
+    mem::slack("the report")?;
+    let mut suspects = Vec::new();
+    for &v in by_retained.iter().take(top) {
+        let descent = mainly_in(&d, &children, v);
+        let container = descent.last().copied().unwrap_or(v);
+        suspects.push(Suspect {
+            object: row(v),
+            percent: 100.0 * d.retained[v as usize] as f64 / total as f64,
+            mainly_in: descent.into_iter().map(row).collect(),
+            retainer_path: parents.path(g, v, 64).into_iter().map(|s| (s.edge, row(s.node))).collect(),
+            holds: contents(g, &d, &children, container, 3)?,
+        });
+    }
 
     drop(parents);
-    let composition = composition(g, &d, &children, synthetic, &class_table);
-    let mut classes = class_summary_with(g, &d, &children, &class_table);
+    let composition = composition(g, &d, &children, synthetic, &class_table)?;
+    let mut classes = class_summary_with(g, &d, &children, &class_table)?;
     classes.retain(|c| c.class_name != "(synthetic)");
     classes.truncate(top);
-    Report {
+    Ok(Report {
         composition,
         nodes: g.node_count() as u64,
         edges: g.edge_count() as u64,
@@ -154,22 +161,26 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> Repor
         largest,
         suspects,
         script_root: g.script_root().to_string(),
-    }
+    })
 }
 
 /// The dominator-tree children of `v`, grouped by [`HeapGraph::describe`]: `(what, count,
 /// retained)`, the `top` largest retained.
-pub fn contents(g: &HeapGraph, d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), v: u32, top: usize) -> Contents {
+pub fn contents(g: &HeapGraph, d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), v: u32, top: usize) -> mem::Fallible<Contents> {
     let mut by: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
-    for &c in &list[first[v as usize] as usize..first[v as usize + 1] as usize] {
+    for (i, &c) in list[first[v as usize] as usize..first[v as usize + 1] as usize].iter().enumerate() {
+        if i % mem::EVERY == 0 {
+            mem::check_margin("the report")?;
+        }
+        mem::map_room(&mut by, "the report")?;
         let e = by.entry(g.describe(c)).or_default();
         e.0 += 1;
         e.1 = e.1.saturating_add(d.retained[c as usize]);
     }
-    let mut out: Contents = by.into_iter().map(|(k, (n, r))| (k, n, r)).collect();
-    out.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    let mut out: Contents = mem::collect(by.into_iter().map(|(k, (n, r))| (k, n, r)), "the report")?;
+    out.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
     out.truncate(top);
-    out
+    Ok(out)
 }
 
 /// `60,000 x onTick() at app/home.js:34:18 (4,800,000 bytes), ...`
@@ -209,7 +220,7 @@ fn composition(
     (first, list): &(Vec<u32>, Vec<u32>),
     synthetic: Option<u8>,
     (class_of, names): &(Vec<u32>, Vec<String>),
-) -> Vec<Block> {
+) -> mem::Fallible<Vec<Block>> {
     use std::collections::HashMap;
     let is_synthetic = |v: u32| v == ROOT || Some(g.node_type[v as usize]) == synthetic;
     /// Per class: (count, retained, per child class (count, retained)).
@@ -223,16 +234,19 @@ fn composition(
                 stack.push(c);
                 continue;
             }
+            mem::map_room(&mut blocks, "the composition")?;
             let b = blocks.entry(class_of[c as usize]).or_default();
             b.0 += 1;
             b.1 = b.1.saturating_add(d.retained[c as usize]);
             for &k in &list[first[c as usize] as usize..first[c as usize + 1] as usize] {
+                mem::map_room(&mut b.2, "the composition")?;
                 let e = b.2.entry(class_of[k as usize]).or_default();
                 e.0 += 1;
                 e.1 = e.1.saturating_add(d.retained[k as usize]);
             }
         }
     }
+    mem::slack("the composition")?;
     let mut out: Vec<Block> = blocks
         .into_iter()
         .map(|(class, (count, retained, kids))| {
@@ -252,7 +266,7 @@ fn composition(
             children: Vec::new(),
         });
     }
-    out
+    Ok(out)
 }
 
 /// Follows the heaviest dominated child while it holds at least half of its parent's memory.
@@ -424,7 +438,7 @@ mod tests {
              for (let i = 0; i < 20000; i++) client.buffers.push({ i, data: 'x'.repeat(100) + i });",
         );
         let g = HeapGraph::from_raw(raw).unwrap();
-        let r = analyze(&g, 20);
+        let r = analyze(&g, 20).unwrap();
         let total: u64 = g.total_self_size();
         assert_eq!(r.total_size, total);
         let s = r.suspects.iter().find(|s| s.object.class_name == "Client").expect("Client is a suspect");

@@ -38,9 +38,11 @@ impl AllocationSite {
 /// For each class in `classes` (HeapDiff's `what` names), the `top` stacks that allocated most
 /// of its objects for which `is_new(id)` holds, each at most `depth` frames; classes in the
 /// order given, stacks most objects first.
-pub fn allocation_sites(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[String], top: usize, depth: usize) -> Vec<AllocationSite> {
+pub fn allocation_sites(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[String], top: usize, depth: usize) -> crate::snapshot::memory::Fallible<Vec<AllocationSite>> {
+    use crate::snapshot::memory as mem;
+    const WHAT: &str = "the allocation sites";
     if !g.has_allocation_stacks() || classes.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let wanted: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
     // (class, stack's leaf trace node) -> (count, bytes, a node of the group).
@@ -48,22 +50,25 @@ pub fn allocation_sites(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[
     // Stacks are shared by many objects: resolve each trace node once.
     let mut frames_of: HashMap<u32, Vec<Frame>> = HashMap::new();
     for v in 0..g.node_count() as u32 {
+        if v as usize % mem::EVERY == 0 {
+            mem::check_margin(WHAT)?;
+        }
         let type_name = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
         let Some(what) = crate::summary::memwatch_name(type_name, g.string(g.node_name[v as usize])) else { continue };
         let Some(&class) = wanted.get(what) else { continue };
         if !is_new(g.node_id(v)) {
             continue;
         }
+        mem::map_room(&mut frames_of, WHAT)?;
         let frames = frames_of.entry(g.trace_id(v)).or_insert_with(|| g.allocation_stack(v, depth)).clone();
+        mem::map_room(&mut groups, WHAT)?;
         let e = groups.entry((class, frames)).or_insert((0, 0));
         e.0 += 1;
         e.1 = e.1.saturating_add(g.self_size(v));
     }
-    let mut sites: Vec<AllocationSite> = groups
-        .into_iter()
-        .map(|((class, frames), (count, bytes))| AllocationSite { what: classes[class].clone(), count, bytes, frames })
-        .collect();
-    sites.sort_by(|a, b| {
+    let sites = groups.into_iter().map(|((class, frames), (count, bytes))| AllocationSite { what: classes[class].clone(), count, bytes, frames });
+    let mut sites: Vec<AllocationSite> = mem::collect(sites, WHAT)?;
+    sites.sort_unstable_by(|a, b| {
         let rank = |s: &AllocationSite| wanted[s.what.as_str()];
         rank(a).cmp(&rank(b)).then(b.count.cmp(&a.count)).then(a.frames.cmp(&b.frames))
     });
@@ -73,7 +78,7 @@ pub fn allocation_sites(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[
         *n += 1;
         *n <= top
     });
-    sites
+    Ok(sites)
 }
 
 #[cfg(test)]
@@ -100,7 +105,7 @@ route(3000);
         let (raw, _) = node_snapshot_of_file_with("stacks", APP, &["--track-heap-objects"]);
         assert!(!raw.trace_tree.is_empty() && raw.trace_node.len() == raw.node_count());
         let g = HeapGraph::from_raw(raw).expect("graph");
-        let sites = allocation_sites(&g, |_| true, &["LeakingClass".to_string()], 3, 8);
+        let sites = allocation_sites(&g, |_| true, &["LeakingClass".to_string()], 3, 8).unwrap();
         let top = &sites[0];
         assert_eq!(top.what, "LeakingClass");
         assert_eq!(top.count, 3000, "{sites:?}");
@@ -111,7 +116,7 @@ route(3000);
         assert!(loc.script.ends_with("app.js") && loc.line == 6, "{loc:?}");
         assert!(top.describe().starts_with("+3000 LeakingClass allocated at handleRequest (app.js:6:"), "{}", top.describe());
         // Objects that are not new are left out.
-        assert!(allocation_sites(&g, |_| false, &["LeakingClass".to_string()], 3, 8).is_empty());
+        assert!(allocation_sites(&g, |_| false, &["LeakingClass".to_string()], 3, 8).unwrap().is_empty());
     }
 
     #[test]
@@ -120,6 +125,6 @@ route(3000);
         assert!(raw.trace_tree.is_empty() && raw.trace_node.is_empty());
         let g = HeapGraph::from_raw(raw).expect("graph");
         assert!(!g.has_allocation_stacks());
-        assert!(allocation_sites(&g, |_| true, &["LeakingClass".to_string()], 3, 8).is_empty());
+        assert!(allocation_sites(&g, |_| true, &["LeakingClass".to_string()], 3, 8).unwrap().is_empty());
     }
 }
