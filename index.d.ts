@@ -317,6 +317,30 @@ declare namespace memwatch {
     column: number;
   }
 
+  /** A location through a source map: the original, and where the generated code is. */
+  interface MappedLocation extends SourceLocation {
+    generated?: SourceLocation;
+  }
+
+  /**
+   * The leak's roots: new objects no other new object holds (1 `OrderRecord` per call, not its
+   * Array, Object and strings), grouped, heaviest first.
+   */
+  interface LeakRoot {
+    /** memwatch's name, as in `details[].what`. */
+    what: string;
+    /** As a person names it: `onTick()` for a closure, the original class of minified code. */
+    label: string;
+    count: number;
+    /** The roots and all their parts, bytes. */
+    bytes: number;
+    /** What each root holds, the program's own names first (at most 6 kinds). */
+    parts: { what: string; count: number }[];
+    location: MappedLocation | null;
+    /** A sample root's heap snapshot id. */
+    id: number;
+  }
+
   /** What a container or a group is made of: `what` is e.g. `onTick() at app/home.js:34:18`. */
   interface MadeOf {
     what: string;
@@ -339,6 +363,8 @@ declare namespace memwatch {
   interface HeapDiffWithRetainers extends HeapDiffResult {
     /** With `new HeapDiff({ retainers: n })`: for up to n classes that grew most (empty for n = 0). */
     retainers: RetainerSample[];
+    /** With `retainers` above 0: the roots of what is new, with their parts (up to n groups). */
+    roots?: LeakRoot[];
   }
 
   interface HeapDiffOptions {
@@ -705,6 +731,8 @@ declare namespace memwatch {
     iterations: number;
     /** The leaking classes, most bytes first. */
     classes: LeakTestClass[];
+    /** The roots of what leaked (of the leaking classes), with their parts and calls per root. */
+    roots: (LeakRoot & { perIteration: number })[];
     /** For the first `retainers` classes: how a GC root holds a new instance, and where it was defined. */
     groups: LeakTestGroup[];
   }

@@ -34,7 +34,7 @@ function run(bin, args, cwd) {
 }
 
 function checkLeakMessage(message) {
-  assert.match(message, /checkout leaks 1 SessionRecord \(\d+ bytes\) per call: 200 calls left 200 alive, held by SessionRecord @\d+ <- .*sessions in /);
+  assert.match(message, /checkout leaks 1 SessionRecord \(\d+ bytes(?: with its [^)]*)?\) per call: 200 calls left 200 alive, held by SessionRecord @\d+ <- .*sessions in /);
   assert.match(message, new RegExp(`SessionRecord is at \\S*sessions\\.js:${CONSTRUCTOR_LINE}:\\d+`));
 }
 

@@ -102,6 +102,40 @@ for (const kind of ['tsc', 'bundle', 'minified']) {
   });
 }
 
+// The issue's own case: a leak test on compiled TypeScript, with node's source maps on and off.
+// It leads with the root (1 OrderRecord per call, with its Array, Object and strings as its
+// parts), points at src/orders.ts, and the path stops at the program's module.
+const LEAK_TEST = `const memwatch = require(${JSON.stringify(ROOT)});
+const { place } = require(process.argv[1]);
+let i = 0;
+memwatch.assertNoLeak(() => { place(i++); }, { retainers: 3 }).then(
+  () => console.log(JSON.stringify({ passed: true })),
+  (e) => console.log(JSON.stringify({ message: e.message })),
+);
+`;
+
+test('assertNoLeak on compiled TypeScript leads with the root, at the TypeScript line, held by the module', () => {
+  const out = path.join(dir, 'leaktest');
+  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--outDir', out, '--sourceMap', '--target', 'es2020', '--module', 'commonjs', 'src/orders.ts'], { cwd: dir, encoding: 'utf8' });
+  assert.strictEqual(tsc.status, 0, tsc.stdout + tsc.stderr);
+  for (const flags of [[], ['--enable-source-maps']]) {
+    const r = spawnSync(process.execPath, [...flags, '-e', LEAK_TEST, path.join(out, 'orders.js')], { encoding: 'utf8', timeout: 120000 });
+    assert.strictEqual(r.status, 0, r.stderr);
+    const { message } = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.ok(message, `${flags}: the leak is found`);
+    const [head, ...rest] = message.split('\n');
+    assert.match(head, /^the function leaks 1 OrderRecord \(\d+ bytes with its (?=.*\bArray\b)(?=.*\bObject\b)(?=.*\bString\b)[^)]*\) per call: 200 calls left 200 alive, held by /, `${flags}: ${message}`);
+    assert.match(head, new RegExp(`; OrderRecord is at \\S*src/orders\\.ts:${CONSTRUCTOR.split(':').slice(1).join(':')}$`));
+    // The path ends at the module that holds the Map, in a few hops, not at the GC roots.
+    const pathText = head.slice(head.indexOf('held by ') + 8, head.indexOf('; OrderRecord is at'));
+    assert.match(pathText, /<- orders in Object @\d+ <- exports in Module \(\S*orders\.js\) @\d+$/, pathText);
+    assert.ok(pathText.split(' <- ').length <= 6, pathText);
+    assert.doesNotMatch(message, /queueMicrotask|mainModule|\(root\)/);
+    // Its parts are not leaks of their own.
+    assert.ok(rest.every((l) => !/^ {2}also \d+(\.\d+)? (Array|Object|String) /.test(l)), message);
+  }
+});
+
 test('a malformed or hostile map is skipped, never a crash: the generated location stays', () => {
   const [, , final] = build('tsc', 'tsc-broken');
   const map = path.join(dir, 'tsc-broken', 'orders.js.map');

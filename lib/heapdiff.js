@@ -128,7 +128,12 @@ class HeapDiff {
       result.stacks = native.heapDiffStacks(before, after, grown, STACKS_PER_CLASS, STACK_DEPTH, !this.#retainers);
     }
     if (this.#retainers === 0) result.retainers = [];
-    else if (this.#retainers) result.retainers = native.heapDiffRetainers(before, after, grownClasses(result, this.#retainers));
+    else if (this.#retainers) {
+      // The roots of what is new (no other new object holds them), with their parts: what
+      // leaked at the top, before the Arrays and strings inside it.
+      result.roots = native.heapDiffRoots(before, after, this.#retainers);
+      result.retainers = native.heapDiffRetainers(before, after, grownClasses(result, this.#retainers));
+    }
     return result;
   }
 }

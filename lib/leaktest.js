@@ -159,15 +159,26 @@ function judge(summaries, o) {
   }
   classes.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
   let groups = [];
-  const want = classes.slice(0, o.retainers).map((c) => c.what);
   const [first, last] = [summaries[0], summaries[rounds]];
+  // The leak's roots: new objects of the leaking classes that no other new object holds, each
+  // with what it holds (its parts), heaviest first. They lead the report; their parts are
+  // their composition, not leaks of their own.
+  let roots = [];
+  if (classes.length) {
+    const leaking = new Set(classes.map((c) => c.what));
+    roots = native
+      .heapDiffRoots(first, last, 20)
+      .filter((r) => leaking.has(r.what) && r.count > 0)
+      .map((r) => ({ ...r, perIteration: round3(r.count / o.iterations) }));
+  }
+  const want = [...new Set([...roots.map((r) => r.what), ...classes.map((c) => c.what)])].slice(0, o.retainers);
   if (want.length) {
     groups = native.heapDiffRetainers(first, last, want).map((s) => {
       const c = classes.find((x) => x.what === s.what);
       return { what: s.what, count: c ? c.count : 0, path: shortPath(s.path), location: s.location, steps: s.steps };
     });
   }
-  return { leaked: classes.length > 0, iterations: o.iterations, classes, groups };
+  return { leaked: classes.length > 0, iterations: o.iterations, classes, roots, groups };
 }
 
 /** A retainer path without its last, always-same hops (`<- [7] in (GC roots) <- [1] in (root)`). */
@@ -209,17 +220,39 @@ function failureMessage(name, result) {
 
 function failureLines(name, result) {
   const lines = [];
-  const [top, ...rest] = result.classes;
-  const group = result.groups.find((g) => g.what === top.what);
-  const what = oneLine(label(top.what, group));
-  const per = top.perIteration;
-  const each = formatSize(Math.round(top.count > 0 ? top.bytes / top.count : top.bytes));
-  const rate = per >= 1 ? `${formatCount(per)} ${what} (${each}) per call` : `1 ${what} (${each}) every ${formatCount(1 / per)} calls`;
-  let head = `${name} leaks ${rate}: ${result.iterations} calls left ${top.count} alive`;
-  if (group) head += `, held by ${oneLine(group.path)}${group.location ? `; ${what} is at ${oneLine(group.location)}` : ''}`;
-  lines.push(head);
-  if (group && group.stack) lines.push(`  ${oneLine(ownFramesOnly(group.stack.text))}`);
-  for (const c of rest) {
+  const roots = result.roots || [];
+  // Classes that are a root's parts are its composition, said with it.
+  const covered = new Set(roots.flatMap((r) => [r.what, ...r.parts.map((p) => p.what)]));
+  for (const [i, r] of roots.entries()) {
+    const group = result.groups.find((g) => g.what === r.what);
+    const what = oneLine(r.label);
+    const each = formatSize(Math.round(r.bytes / r.count));
+    const shown = r.parts.slice(0, 3).map((p) => `${formatCount(p.count / r.count)} ${oneLine(p.what)}`);
+    if (r.parts.length > 3) shown.push('...');
+    const parts = shown.length ? ` with its ${shown.join(', ')}` : '';
+    const per = r.perIteration;
+    const rate = per >= 1 ? `${formatCount(per)} ${what} (${each}${parts}) per call` : `1 ${what} (${each}${parts}) every ${formatCount(1 / per)} calls`;
+    const where = r.location ? `; ${what} is at ${oneLine(r.location.script)}:${r.location.line}:${r.location.column}` : '';
+    const held = group ? `, held by ${oneLine(group.path)}` : '';
+    if (i === 0) lines.push(`${name} leaks ${rate}: ${result.iterations} calls left ${r.count} alive${held}${where}`);
+    else lines.push(`  also ${rate}: ${r.count} alive${held}${where}`);
+    if (group && group.stack) lines.push(`  ${oneLine(ownFramesOnly(group.stack.text))}`);
+  }
+  const restClasses = result.classes.filter((c) => !covered.has(c.what));
+  if (!roots.length) {
+    const [top] = restClasses;
+    const group = result.groups.find((g) => g.what === top.what);
+    const what = oneLine(label(top.what, group));
+    const per = top.perIteration;
+    const each = formatSize(Math.round(top.count > 0 ? top.bytes / top.count : top.bytes));
+    const rate = per >= 1 ? `${formatCount(per)} ${what} (${each}) per call` : `1 ${what} (${each}) every ${formatCount(1 / per)} calls`;
+    let head = `${name} leaks ${rate}: ${result.iterations} calls left ${top.count} alive`;
+    if (group) head += `, held by ${oneLine(group.path)}${group.location ? `; ${what} is at ${oneLine(group.location)}` : ''}`;
+    lines.push(head);
+    if (group && group.stack) lines.push(`  ${oneLine(ownFramesOnly(group.stack.text))}`);
+    restClasses.shift();
+  }
+  for (const c of restClasses) {
     const g = result.groups.find((x) => x.what === c.what);
     const where = g ? `, held by ${oneLine(g.path)}${g.location ? `; at ${oneLine(g.location)}` : ''}` : '';
     lines.push(`  also ${formatCount(c.perIteration)} ${oneLine(label(c.what, g))} per call (${c.count} alive, ${formatSize(c.bytes)})${where}`);

@@ -11,6 +11,7 @@ use memwatch_core::output::AtomicFile;
 use memwatch_core::snapshot::compare::{diff, leaks, IdTable};
 use memwatch_core::snapshot::graph::HeapGraph;
 use memwatch_core::snapshot::paths::samples_with_paths;
+use memwatch_core::snapshot::roots::leak_roots;
 use memwatch_core::snapshot::stacks::allocation_sites;
 use memwatch_core::snapshot::progress::{Progress, Stop};
 use memwatch_core::snapshot::{load, read_snapshot};
@@ -157,6 +158,74 @@ pub fn heap_diff_retainers(env: Env, before: &HeapSummary, after: &mut HeapSumma
             path: s.path,
             steps: s.steps.into_iter().map(|(edge, class_name, id)| RetainerStep { edge, class_name, id: id as f64 }).collect(),
             location: s.location.map_or(Either::B(Null), |l| Either::A(l.to_string())),
+        })
+        .collect())
+}
+
+#[napi(object)]
+pub struct SourcePosition {
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[napi(object)]
+pub struct CodeLocation {
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
+    /// Where the generated code is, when the location came through a source map.
+    pub generated: Option<SourcePosition>,
+}
+
+fn code_location(l: memwatch_core::snapshot::graph::Location) -> CodeLocation {
+    CodeLocation {
+        generated: l.generated.map(|g| SourcePosition { script: g.script, line: g.line, column: g.column }),
+        script: l.script,
+        line: l.line,
+        column: l.column,
+    }
+}
+
+#[napi(object)]
+pub struct LeakPart {
+    pub what: String,
+    pub count: f64,
+}
+
+#[napi(object)]
+pub struct LeakRoot {
+    /// memwatch's name (matches HeapDiff's `what`).
+    pub what: String,
+    /// As a person names it: `onTick()` for a closure, else the class.
+    pub label: String,
+    pub count: f64,
+    /// The roots and all their parts, bytes.
+    pub bytes: f64,
+    /// What the parts are, the program's own names first.
+    pub parts: Vec<LeakPart>,
+    pub location: Option<CodeLocation>,
+    pub id: f64,
+}
+
+/// The roots of what is new in `after` since `before`: new objects no other new object holds,
+/// grouped, each with what it holds (see `memwatch_core::snapshot::roots`). Keeps `after`'s graph.
+#[napi]
+pub fn heap_diff_roots(before: &HeapSummary, after: &HeapSummary, top: u32) -> Result<Vec<LeakRoot>> {
+    let graph = after.graph().ok_or_else(|| Error::from_reason("memwatch-rs: this HeapDiff's end snapshot kept no graph"))?;
+    let before_ids = before.ids();
+    let is_new = |id: u64| u32::try_from(id).map_or(true, |id| before_ids.binary_search(&id).is_err());
+    let roots = leak_roots(graph, is_new, top.max(1) as usize).map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff roots: {e}")))?;
+    Ok(roots
+        .into_iter()
+        .map(|r| LeakRoot {
+            what: r.what,
+            label: r.label,
+            count: r.count as f64,
+            bytes: r.bytes as f64,
+            parts: r.parts.into_iter().map(|(what, count)| LeakPart { what, count: count as f64 }).collect(),
+            location: r.location.map(code_location),
+            id: r.sample_id as f64,
         })
         .collect())
 }

@@ -290,6 +290,9 @@ impl HeapGraph {
             let base = if name.is_empty() { self.class_name(node) } else { name.to_string() };
             return format!("{base} ({file})");
         }
+        if let Some(file) = self.module_file(node) {
+            return format!("Module ({file})");
+        }
         match t {
             "closure" if name.is_empty() => "(anonymous)()".to_string(),
             "closure" => format!("{name}()"),
@@ -479,6 +482,31 @@ impl HeapGraph {
     /// Is this a shortcut edge (from the root: to a user root, such as a global object)?
     pub fn is_shortcut(&self, edge: u32) -> bool {
         Some(self.edge_type[edge as usize]) == self.shortcut_edge
+    }
+
+    /// The index of a string in the table, if it is there (a linear scan: call once per pass).
+    pub fn string_index(&self, wanted: &str) -> Option<u32> {
+        (0..self.string_ends.len() as u32).find(|&i| self.string(i) == wanted)
+    }
+
+    /// Whether a node is a module of the program: a CommonJS `Module` (named by its file) or a
+    /// located scope (`system / Context` of a file's top level or a function in it).
+    pub fn is_module_scope(&self, node: u32) -> bool {
+        self.module_file(node).is_some() || self.context_script.contains_key(&node)
+    }
+
+    /// A CommonJS `Module` object's file (its `filename` or `id` property), as scripts are shown.
+    fn module_file(&self, node: u32) -> Option<String> {
+        let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
+        if t != "object" || self.string(self.node_name[node as usize]) != "Module" {
+            return None;
+        }
+        let file = self.named_edge(node, "filename").or_else(|| self.named_edge(node, "id"))?;
+        let name = self.string(self.node_name[file as usize]);
+        if !(name.starts_with('/') || name.starts_with("file:")) {
+            return None;
+        }
+        Some(name.strip_prefix(self.script_root.as_str()).unwrap_or(name).to_string())
     }
 
     /// The name of a string index ("" when out of range).

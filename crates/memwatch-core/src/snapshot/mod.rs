@@ -11,6 +11,7 @@ pub mod paths;
 pub mod progress;
 pub mod reader;
 pub mod report;
+pub mod roots;
 pub mod stacks;
 #[cfg(test)]
 mod sweep;

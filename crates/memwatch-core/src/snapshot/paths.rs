@@ -36,12 +36,28 @@ impl ShortestPaths {
         via[ROOT as usize] = START;
         let root_edges = g.first_edge[ROOT as usize]..g.first_edge[ROOT as usize + 1];
         let mut head = 1;
-        for user_roots_first in [true, false] {
-            for e in root_edges.clone() {
-                let w = g.edge_to[e as usize];
-                if via[w as usize] == UNREACHED && g.retains(ROOT, e) && g.is_shortcut(e) == user_roots_first {
-                    via[w as usize] = e;
-                    order.push(w);
+        // memwatch-rs's own emitter holds the program's listeners: a path through it would
+        // explain a leak by the tool watching it. Edges into it wait until nothing else is left.
+        let ours = g.node_types.iter().position(|t| t == "object").map(|t| (t as u8, g.string_index("Memwatch")));
+        let is_ours = |w: u32| ours.is_some_and(|(t, name)| g.node_type[w as usize] == t && Some(g.node_name[w as usize]) == name);
+        let mut deferred: Vec<u32> = Vec::new();
+        for pass in 0..3 {
+            if pass < 2 {
+                let user_roots_first = pass == 0;
+                for e in root_edges.clone() {
+                    let w = g.edge_to[e as usize];
+                    if via[w as usize] == UNREACHED && g.retains(ROOT, e) && g.is_shortcut(e) == user_roots_first {
+                        via[w as usize] = e;
+                        order.push(w);
+                    }
+                }
+            } else {
+                for &e in &deferred {
+                    let w = g.edge_to[e as usize];
+                    if via[w as usize] == UNREACHED {
+                        via[w as usize] = e;
+                        order.push(w);
+                    }
                 }
             }
             while head < order.len() {
@@ -50,6 +66,10 @@ impl ShortestPaths {
                 for e in g.first_edge[v as usize]..g.first_edge[v as usize + 1] {
                     let w = g.edge_to[e as usize];
                     if via[w as usize] == UNREACHED && g.retains(v, e) {
+                        if pass < 2 && is_ours(w) {
+                            mem::push(&mut deferred, e, "the retainer paths")?;
+                            continue;
+                        }
                         via[w as usize] = e;
                         order.push(w);
                     }
@@ -99,6 +119,17 @@ impl ShortestPaths {
 pub fn describe_leaf_first(g: &HeapGraph, target: u32, steps: &[Step]) -> String {
     if steps.is_empty() {
         return format!("{} @{} (no retaining path from a GC root: held weakly or by nothing)", g.display_name(target), g.node_id(target));
+    }
+    // The program's own module is where a reader stops: what holds a module (require.cache,
+    // node's bootstrap, process.mainModule) is node's business, not the leak's.
+    if let Some(k) = steps[..steps.len() - 1].iter().rposition(|s| g.is_module_scope(s.node)) {
+        let kept = &steps[k + 1..];
+        let mut out = format!("{} @{}", g.display_name(target), g.node_id(target));
+        for (i, s) in kept.iter().enumerate().rev() {
+            let owner = if i > 0 { kept[i - 1].node } else { steps[k].node };
+            out.push_str(&format!(" <- {} in {} @{}", s.edge, g.display_name(owner), g.node_id(owner)));
+        }
+        return out;
     }
     let mut out = String::new();
     for (i, s) in steps.iter().rev().enumerate() {

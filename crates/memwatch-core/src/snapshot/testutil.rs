@@ -49,7 +49,7 @@ pub fn synthetic(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, 
 
 /// [`synthetic`] with a `locations` section: (node index, script id, line, column), 0-based.
 pub fn synthetic_with_locations(nodes: &[(&str, &str, u64, u64)], edges: &[(usize, &str, &str, usize)], locations: &[(usize, u32, u32, u32)]) -> super::graph::HeapGraph {
-    const NODE_TYPES: [&str; 6] = ["hidden", "array", "object", "closure", "native", "synthetic"];
+    const NODE_TYPES: [&str; 7] = ["hidden", "array", "object", "closure", "native", "synthetic", "string"];
     const EDGE_TYPES: [&str; 7] = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"];
     let mut strings: Vec<String> = vec![String::new()];
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
