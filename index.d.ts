@@ -345,6 +345,8 @@ declare namespace memwatch {
   interface MadeOf {
     what: string;
     count: number;
+    /** Where its code is (a closure's function, a located constructor), through source maps; null if V8 recorded none. */
+    location: MappedLocation | null;
   }
 
   /** For a class that grew: its newest new instance and how a GC root holds it. */
@@ -592,7 +594,8 @@ declare namespace memwatch {
       /** Down the dominator tree, each step holding most of the previous one's memory. */
       mainlyIn: AnalyzedObject[];
       /** What the last of mainlyIn (or the object) holds: its dominated objects by what they are, largest first. */
-      holds: { what: string; count: number; retainedSize: number }[];
+      /** The program's own names first, then by retained size. */
+      holds: { what: string; count: number; retainedSize: number; location: MappedLocation | null }[];
       /** Shortest path from the root, root side first. */
       retainerPath: { edge: string; object: AnalyzedObject }[];
     }[];

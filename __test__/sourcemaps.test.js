@@ -136,6 +136,53 @@ test('assertNoLeak on compiled TypeScript leads with the root, at the TypeScript
   }
 });
 
+// 20,000 listener closures, each over an Object, an Array and strings, added between a base and
+// a target snapshot and still alive in the final one: the group's composition names the
+// closures first (not the 60,000 strings and 20,000 Arrays), with a structured location that
+// points at the function in the source.
+const LISTENERS = `const { EventEmitter } = require('node:events');
+const v8 = require('node:v8');
+const bus = new EventEmitter();
+bus.setMaxListeners(0);
+const dir = process.argv[2];
+function subscribe(i) {
+  const state = { id: i, tags: ['a' + i, 'b' + i], label: 'listener ' + i };
+  bus.on('tick', function onTick() { return state.label; });
+}
+let n = 0;
+for (; n < 100; n++) subscribe(n);
+v8.writeHeapSnapshot(dir + '/base.heapsnapshot');
+for (; n < 20100; n++) subscribe(n);
+v8.writeHeapSnapshot(dir + '/target.heapsnapshot');
+for (; n < 40100; n++) subscribe(n);
+v8.writeHeapSnapshot(dir + '/final.heapsnapshot');
+`;
+
+test('three snapshots of leaking listeners: the closures lead the composition, located in JSON', () => {
+  const out = path.join(dir, 'listeners');
+  fs.mkdirSync(out);
+  fs.writeFileSync(path.join(out, 'app.js'), LISTENERS);
+  const run = spawnSync(process.execPath, [path.join(out, 'app.js'), out], { encoding: 'utf8' });
+  assert.strictEqual(run.status, 0, run.stderr);
+  const snaps = ['base', 'target', 'final'].map((s) => path.join(out, `${s}.heapsnapshot`));
+  const report = memwatch.findLeaks(...snaps);
+  const group = report.groups[0];
+  const [first, ...others] = group.madeOf;
+  assert.match(first.what, /^onTick\(\) at /, JSON.stringify(group.madeOf));
+  assert.strictEqual(first.count, 20000);
+  assert.ok(others.some((m) => m.what === '(string)' && m.count >= 40000), 'the strings are still listed, after');
+  // The structured location is the function's, in the file: line and column checked against it.
+  const { script, line, column } = first.location;
+  assert.strictEqual(script, 'app.js');
+  const text = LISTENERS.split('\n')[line - 1];
+  assert.match(text, /function onTick\(\)/);
+  assert.ok(column >= text.indexOf('function onTick') + 1 && column <= text.indexOf('{', text.indexOf('function onTick')) + 1, `${line}:${column} in ${text}`);
+  assert.ok(others.every((m) => m.location === null || typeof m.location.line === 'number'));
+  // The text lists them in the same order.
+  const textReport = memwatch.findLeaksText(...snaps);
+  assert.match(textReport, /made of: 20,000 x onTick\(\) at app\.js:\d+:\d+, /);
+});
+
 test('a malformed or hostile map is skipped, never a crash: the generated location stays', () => {
   const [, , final] = build('tsc', 'tsc-broken');
   const map = path.join(dir, 'tsc-broken', 'orders.js.map');

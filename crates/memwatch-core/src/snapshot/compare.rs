@@ -19,22 +19,32 @@ fn detail_of(g: &HeapGraph, v: u32, closure: Option<u8>) -> Option<String> {
     (Some(g.node_type[v as usize]) == closure || g.location(v).is_some()).then(|| g.describe(v))
 }
 
+/// What something is made of: `(what, count, where its code is)`.
+pub type MadeOf = Vec<(String, u64, Option<Location>)>;
+
 /// `(what, count)` rows as text: `50 x onTick() at app.js:7:33, 50 x system / Context`.
-fn made_of_text(rows: &[(String, u64)]) -> String {
-    rows.iter().map(|(w, n)| format!("{} x {}", thousands(*n), crate::format::one_line(w))).collect::<Vec<_>>().join(", ")
+fn made_of_text(rows: &MadeOf) -> String {
+    rows.iter().map(|(w, n, _)| format!("{} x {}", thousands(*n), crate::format::one_line(w))).collect::<Vec<_>>().join(", ")
 }
 
-fn made_of_json(rows: &[(String, u64)]) -> String {
-    let items: Vec<String> = rows.iter().map(|(w, n)| format!("{{\"what\":{},\"count\":{n}}}", super::report::json_string(w))).collect();
+/// `{"what":..,"count":..,"location":{script,line,column[,generated]}|null}` items.
+fn made_of_json(rows: &MadeOf) -> String {
+    let items: Vec<String> =
+        rows.iter().map(|(w, n, l)| format!("{{\"what\":{},\"count\":{n},\"location\":{}}}", super::report::json_string(w), location_json(l))).collect();
     format!("[{}]", items.join(","))
 }
 
-/// The `top` largest counts of a tally, largest first.
-fn top_counts(tally: HashMap<String, u64>, top: usize) -> Vec<(String, u64)> {
+/// The `top` rows of a tally: the program's own names first, then by count.
+fn top_counts(tally: HashMap<String, u64>, top: usize, located: &dyn Fn(&str) -> Option<Location>) -> MadeOf {
     let mut rows: Vec<(String, u64)> = tally.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    super::roots::rank_program_first(&mut rows);
     rows.truncate(top);
-    rows
+    rows.into_iter()
+        .map(|(w, n)| {
+            let l = located(&w);
+            (w, n, l)
+        })
+        .collect()
 }
 
 /// A snapshot reduced to (id, class, shallow size) per node, sorted by id: what a diff needs,
@@ -49,6 +59,8 @@ pub struct IdTable {
     /// a closure, a located constructor), or `u32::MAX`.
     detail: Vec<u32>,
     details: Vec<String>,
+    /// Where each detail's code is (a closure's function, a constructor), through source maps.
+    detail_locations: Vec<Option<Location>>,
     /// The newest id of a heap object: embedder (native) and synthetic nodes get ids of their
     /// own (hash-like, not in allocation order) and are left out.
     newest: u64,
@@ -63,6 +75,7 @@ impl IdTable {
         order.sort_unstable_by_key(|&v| g.node_id(v));
         let closure = g.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
         let mut details: Vec<String> = Vec::new();
+        let mut detail_locations: Vec<Option<Location>> = Vec::new();
         let mut interned: HashMap<String, u32> = HashMap::new();
         let mut detail = mem::with_capacity(order.len(), WHAT)?;
         for (i, &v) in order.iter().enumerate() {
@@ -73,8 +86,10 @@ impl IdTable {
                 Some(text) => {
                     mem::map_room(&mut interned, WHAT)?;
                     mem::room_for_one(&mut details, WHAT)?;
+                    mem::room_for_one(&mut detail_locations, WHAT)?;
                     *interned.entry(text).or_insert_with_key(|k| {
                         details.push(k.clone());
+                        detail_locations.push(g.location(v));
                         (details.len() - 1) as u32
                     })
                 }
@@ -92,6 +107,7 @@ impl IdTable {
             total_size: g.total_self_size(),
             detail,
             details,
+            detail_locations,
         })
     }
 
@@ -175,7 +191,7 @@ pub struct ClassChange {
     pub removed_size: u64,
     /// What the added objects are, beyond the class (closures by function, located
     /// constructors): `(what, count)`, most first.
-    pub made_of: Vec<(String, u64)>,
+    pub made_of: MadeOf,
 }
 
 impl ClassChange {
@@ -256,6 +272,7 @@ pub fn diff(before: &IdTable, after: &IdTable) -> mem::Fallible<DiffReport> {
             e.1 += s;
         }
     }
+    let detail_index: HashMap<&str, usize> = after.details.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
     let mut names: Vec<&String> = added.keys().chain(removed.keys()).collect();
     names.sort();
     names.dedup();
@@ -264,7 +281,7 @@ pub fn diff(before: &IdTable, after: &IdTable) -> mem::Fallible<DiffReport> {
         .map(|name| {
             let (ac, asz) = added.get(name).copied().unwrap_or_default();
             let (rc, rsz) = removed.get(name).copied().unwrap_or_default();
-            let made_of = top_counts(made_of.remove(name).unwrap_or_default(), 3);
+            let made_of = top_counts(made_of.remove(name).unwrap_or_default(), 3, &|w: &str| detail_index.get(w).and_then(|&i| after.detail_locations[i].clone()));
             ClassChange { class_name: name.clone(), added_count: ac, added_size: asz, removed_count: rc, removed_size: rsz, made_of }
         })
         .collect();
@@ -379,7 +396,7 @@ pub struct LeakGroup {
     pub location: Option<Location>,
     /// What the group's leaked objects are (closures by function, with locations): the most
     /// numerous first, so a grown container never hides what it holds.
-    pub made_of: Vec<(String, u64)>,
+    pub made_of: MadeOf,
 }
 
 /// `memwatch-rs leaks base target final`.
@@ -493,6 +510,8 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
     let wanted: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (g.signature.as_str(), i)).collect();
     let closure = last.node_types.iter().position(|t| t == "closure").map(|p| p as u8);
     let mut tallies: Vec<HashMap<String, u64>> = vec![HashMap::new(); groups.len()];
+    // Where each kind's code is (its first object's location), for the JSON.
+    let mut located: HashMap<String, Option<Location>> = HashMap::new();
     for v in 0..n {
         if v % mem::EVERY == 0 {
             mem::check_margin(WHAT)?;
@@ -503,10 +522,14 @@ pub fn leaks(base: &IdTable, target: &IdTable, last: &HeapGraph, top: usize) -> 
         let Some(&i) = group_of_head.get(&head[v]).and_then(|sig| wanted.get(sig.as_str())) else { continue };
         let what = detail_of(last, v as u32, closure).unwrap_or_else(|| last.display_name(v as u32));
         mem::map_room(&mut tallies[i], WHAT)?;
+        if !tallies[i].contains_key(&what) {
+            mem::map_room(&mut located, WHAT)?;
+            located.entry(what.clone()).or_insert_with(|| last.location(v as u32));
+        }
         *tallies[i].entry(what).or_default() += 1;
     }
     for (g, tally) in groups.iter_mut().zip(tallies) {
-        g.made_of = top_counts(tally, 4);
+        g.made_of = top_counts(tally, 4, &|w: &str| located.get(w).cloned().flatten());
     }
     classes.truncate(top);
     let (shared, mismatched) = shared_ids(base, target);

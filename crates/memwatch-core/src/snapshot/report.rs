@@ -36,7 +36,7 @@ impl ObjectRow {
 
 /// What a container is made of: `(what, count, retained)` with `what` as
 /// [`HeapGraph::describe`] says it, largest retained first.
-pub type Contents = Vec<(String, u64, u64)>;
+pub type Contents = Vec<(String, u64, u64, Option<Location>)>;
 
 /// An object retaining more than `SUSPECT_SHARE` of the heap.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,30 +167,33 @@ pub fn analyze_with(g: &HeapGraph, top: usize, progress: &mut Progress) -> mem::
 /// The dominator-tree children of `v`, grouped by [`HeapGraph::describe`]: `(what, count,
 /// retained)`, the `top` largest retained.
 pub fn contents(g: &HeapGraph, d: &Dominators, (first, list): &(Vec<u32>, Vec<u32>), v: u32, top: usize) -> mem::Fallible<Contents> {
-    let mut by: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+    let mut by: std::collections::HashMap<String, (u64, u64, Option<Location>)> = std::collections::HashMap::new();
     for (i, &c) in list[first[v as usize] as usize..first[v as usize + 1] as usize].iter().enumerate() {
         if i % mem::EVERY == 0 {
             mem::check_margin("the report")?;
         }
         mem::map_room(&mut by, "the report")?;
-        let e = by.entry(g.describe(c)).or_default();
+        let e = by.entry(g.describe(c)).or_insert_with(|| (0, 0, g.location(c)));
         e.0 += 1;
         e.1 = e.1.saturating_add(d.retained[c as usize]);
     }
-    let mut out: Contents = mem::collect(by.into_iter().map(|(k, (n, r))| (k, n, r)), "the report")?;
-    out.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    let mut out: Contents = mem::collect(by.into_iter().map(|(k, (n, r, l))| (k, n, r, l)), "the report")?;
+    // The program's own names first, then by what they retain.
+    let rank = |w: &str| super::roots::name_rank(w);
+    out.sort_unstable_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then(b.2.cmp(&a.2)).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
     out.truncate(top);
     Ok(out)
 }
 
 /// `60,000 x onTick() at app/home.js:34:18 (4,800,000 bytes), ...`
 pub fn contents_text(c: &Contents) -> String {
-    c.iter().map(|(what, n, r)| format!("{} x {} ({} bytes)", thousands(*n), one_line(what), thousands(*r))).collect::<Vec<_>>().join(", ")
+    c.iter().map(|(what, n, r, _)| format!("{} x {} ({} bytes)", thousands(*n), one_line(what), thousands(*r))).collect::<Vec<_>>().join(", ")
 }
 
-/// `{"what":..,"count":..,"retainedSize":..}` items.
+/// `{"what":..,"count":..,"retainedSize":..,"location":..}` items.
 pub fn contents_json(c: &Contents) -> String {
-    let items: Vec<String> = c.iter().map(|(what, n, r)| format!("{{\"what\":{},\"count\":{n},\"retainedSize\":{r}}}", json_string(what))).collect();
+    let items: Vec<String> =
+        c.iter().map(|(what, n, r, l)| format!("{{\"what\":{},\"count\":{n},\"retainedSize\":{r},\"location\":{}}}", json_string(what), location_json(l))).collect();
     format!("[{}]", items.join(","))
 }
 
@@ -251,7 +254,7 @@ fn composition(
         .into_iter()
         .map(|(class, (count, retained, kids))| {
             let mut children: Vec<(String, u64, u64)> = kids.into_iter().map(|(k, (n, r))| (names[k as usize].clone(), n, r)).collect();
-            children.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            children.sort_by(|a, b| super::roots::name_rank(&a.0).cmp(&super::roots::name_rank(&b.0)).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
             children.truncate(12);
             Block { class_name: names[class as usize].clone(), count, retained_size: retained, children }
         })

@@ -189,7 +189,10 @@ pub fn name_rank(name: &str) -> u8 {
         "Arguments", "Generator", "AsyncGenerator", "Iterator", "Native", "Code", "Proxy", "FinalizationRegistry", "Timeout", "Immediate",
     ];
     let base = name.split(" at ").next().unwrap_or(name);
-    if base.starts_with('(') || base.starts_with("system /") || base.starts_with("system/") {
+    if base == "(closure)" {
+        // Functions, the program's, as a class: with the built-in kinds.
+        1
+    } else if base.starts_with('(') || base.starts_with("system /") || base.starts_with("system/") {
         2
     } else if BUILT_IN.contains(&base) {
         1
