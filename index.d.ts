@@ -676,7 +676,7 @@ declare namespace memwatch {
     /** The post-GC heap over the last 2000 full GCs seen while monitoring, oldest first. */
     statsHistory(): StatsSample[];
     /** Analyses a snapshot into a self-contained HTML report; returns its path. */
-    htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[]; leak?: LeakInfo }): string;
+    htmlReport(snapshot: string, htmlFile: string, options?: { top?: number; stats?: StatsSample[]; leak?: LeakInfo; timeoutMs?: number }): string;
     HeapDiff: HeapDiffConstructor;
     /**
      * Runs `fn` (sync or async) `warmup` times, then `iterations` times in `rounds` rounds with a

@@ -58,6 +58,8 @@ test('timeoutMs: analyze, analyzeAsync, diffSnapshots and findLeaks give up with
   await assert.rejects(memwatch.analyzeAsync(snap, { timeoutMs: 1 }), late);
   assert.throws(() => memwatch.diffSnapshots(snap, snap, { timeoutMs: 1 }), late);
   assert.throws(() => memwatch.findLeaks(snap, snap, snap, { timeoutMs: 1 }), late);
+  assert.throws(() => memwatch.htmlReport(snap, path.join(dir, 'late.html'), { timeoutMs: 1 }), late);
+  assert.ok(!fs.existsSync(path.join(dir, 'late.html')), 'nothing written');
   // A generous limit changes nothing.
   assert.equal(memwatch.analyze(snap, { timeoutMs: 600000 }).nodes, memwatch.analyze(snap).nodes);
   for (const bad of [0, -1, 1.5, '100', 2 ** 31]) {

@@ -25,7 +25,7 @@ test('a typo in any options object is an error naming the function and the known
     [() => memwatch.findLeaks(snapshot, snapshot, snapshot, { typo: 1 }), 'memwatch.findLeaks', /unknown option "typo"/],
     [() => memwatch.snapshotOnSignal('SIGUSR2', { typo: 1 }), 'memwatch.snapshotOnSignal', /known options: dir, minIntervalMs/],
     [() => memwatch.snapshotOnLeak({ typo: 1 }), 'memwatch.snapshotOnLeak', /known options: dir, keep, minIntervalMs, report/],
-    [() => memwatch.htmlReport(snapshot, path.join(dir, 'r.html'), { typo: 1 }), 'memwatch.htmlReport', /known options: top, stats, leak/],
+    [() => memwatch.htmlReport(snapshot, path.join(dir, 'r.html'), { typo: 1 }), 'memwatch.htmlReport', /known options: top, stats, leak, timeoutMs/],
     [() => memwatch.reportNearLimit({ typo: 1 }), 'memwatch.reportNearLimit', /known options: dir, keep, minIntervalMs, snapshot/],
     [() => memwatch.watchResources({ typo: 1 }), 'memwatch.watchResources', /unknown option "typo"/],
     [() => memwatch.setOptions({ typo: 1 }), 'memwatch.setOptions', /unknown option "typo"/],

@@ -191,8 +191,8 @@ function snapshotForLeak(leak) {
  */
 function htmlReport(snapshot, htmlFile, options = {}) {
   if (typeof htmlFile !== 'string' || htmlFile === '') throw new TypeError('memwatch.htmlReport: expected an output file path');
-  checkOptions('memwatch.htmlReport', options, ['top', 'stats', 'leak']);
-  const report = analyze(snapshot, { top: options.top === undefined ? 50 : options.top });
+  checkOptions('memwatch.htmlReport', options, ['top', 'stats', 'leak', 'timeoutMs']);
+  const report = analyze(snapshot, { top: options.top === undefined ? 50 : options.top, timeoutMs: options.timeoutMs });
   return require('./report/html.js').writeHtml(htmlFile, { kind: 'analyze', report, files: [snapshot], stats: options.stats || null, leak: options.leak || null });
 }
 
