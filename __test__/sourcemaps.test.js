@@ -136,6 +136,43 @@ test('assertNoLeak on compiled TypeScript leads with the root, at the TypeScript
   }
 });
 
+// TypeScript compiled in memory by a require hook (as ts-node and test runners' transforms do):
+// the map is inline in a source that exists only in node's cache. With node's source maps on,
+// leak tests and HeapDiff map through module.findSourceMap; with them off, V8's position stays.
+const HOOKED = `const esbuild = require(${JSON.stringify(require.resolve('esbuild'))});
+require.extensions['.ts'] = function (module, filename) {
+  const src = require('node:fs').readFileSync(filename, 'utf8');
+  const { code } = esbuild.transformSync(src, { loader: 'ts', format: 'cjs', sourcemap: 'inline', sourcefile: filename, target: 'es2020' });
+  module._compile(code, filename);
+};
+const memwatch = require(${JSON.stringify(ROOT)});
+const { place } = require(process.argv[1]);
+let i = 0;
+const hd = new memwatch.HeapDiff({ retainers: 2 });
+for (let k = 0; k < 2000; k++) place(1e6 + k);
+const { roots } = hd.end();
+memwatch.assertNoLeak(() => { place(i++); }).then(
+  () => console.log(JSON.stringify({ passed: true })),
+  (e) => console.log(JSON.stringify({ message: e.message, root: roots.find((r) => r.what === 'OrderRecord') })),
+);
+`;
+
+test('code compiled in memory (a require hook): with node\'s source maps on, locations come through module.findSourceMap', () => {
+  const ts = path.join(dir, 'src', 'orders.ts');
+  const line = CONSTRUCTOR.split(':').slice(1).join(':');
+  const on = spawnSync(process.execPath, ['--enable-source-maps', '-e', HOOKED, ts], { encoding: 'utf8', timeout: 120000 });
+  assert.strictEqual(on.status, 0, on.stderr);
+  const a = JSON.parse(on.stdout.trim().split('\n').pop());
+  assert.match(a.message, new RegExp(`; OrderRecord is at \\S*src/orders\\.ts:${line}$`, 'm'), a.message);
+  assert.strictEqual(`${a.root.location.line}:${a.root.location.column}`, line);
+  assert.ok(a.root.location.generated, 'the position in the compiled code is kept');
+  const off = spawnSync(process.execPath, ['-e', HOOKED, ts], { encoding: 'utf8', timeout: 120000 });
+  assert.strictEqual(off.status, 0, off.stderr);
+  const b = JSON.parse(off.stdout.trim().split('\n').pop());
+  assert.ok(!b.root.location.generated, 'no map without node\'s source maps: V8\'s position stays');
+  assert.notStrictEqual(`${b.root.location.line}:${b.root.location.column}`, line);
+});
+
 // 20,000 listener closures, each over an Object, an Array and strings, added between a base and
 // a target snapshot and still alive in the final one: the group's composition names the
 // closures first (not the 60,000 strings and 20,000 Arrays), with a structured location that

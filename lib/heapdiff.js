@@ -134,7 +134,8 @@ class HeapDiff {
       result.roots = native.heapDiffRoots(before, after, this.#retainers);
       result.retainers = native.heapDiffRetainers(before, after, grownClasses(result, this.#retainers));
     }
-    return result;
+    // Code compiled in memory (ts-node, tsx, a test runner's transform): through node's own maps.
+    return require('./livemaps.js').mapResult(result);
   }
 }
 

@@ -134,6 +134,7 @@ async function addStacks(fn, o, calls, offset, groups) {
     untrack();
   }
   for (const g of groups) g.stack = stacks.find((x) => x.what === g.what) || null;
+  require('./livemaps.js').mapResult({ stacks });
 }
 
 /** What V8 makes on its own while code runs: its compilers tier functions up over thousands of
@@ -178,7 +179,8 @@ function judge(summaries, o) {
       return { what: s.what, count: c ? c.count : 0, path: shortPath(s.path), location: s.location, steps: s.steps };
     });
   }
-  return { leaked: classes.length > 0, iterations: o.iterations, classes, roots, groups };
+  // Code compiled in memory (ts-node, tsx, a test runner's transform): through node's own maps.
+  return require('./livemaps.js').mapResult({ leaked: classes.length > 0, iterations: o.iterations, classes, roots, groups });
 }
 
 /** A retainer path without its last, always-same hops (`<- [7] in (GC roots) <- [1] in (root)`). */

@@ -121,6 +121,8 @@ function deliver(kind, values, reason) {
     if (samplingOn) {
       try {
         leak.sites = native.samplingSites(leak.start.getTime(), leak.end.getTime(), SITES);
+        const live = require('./livemaps.js');
+        if (live.enabled()) for (const site of leak.sites) [site, ...(site.frames || [])].forEach(live.mapFrame);
       } catch {
         leak.sites = [];
       }

@@ -109,6 +109,11 @@ pub fn take_heap_summary_with_graph(env: Env) -> Result<HeapSummary> {
             read_snapshot(ChunkReader { rx, chunk: Vec::new(), pos: 0 }, None)
                 .map_err(|e| e.to_string())
                 .and_then(HeapGraph::from_raw)
+                .map(|mut g| {
+                    // This process's own heap: full paths, which node's source maps know.
+                    g.show_absolute_scripts();
+                    g
+                })
         })
         .map_err(|e| Error::from_reason(format!("memwatch-rs: HeapDiff failed: {e}")))?;
     let mut sender = Some(tx);

@@ -240,6 +240,12 @@ impl HeapGraph {
         })
     }
 
+    /// Shows scripts by their full path or URL (no common directory taken off): for a snapshot of
+    /// this very process, whose results the program maps further (node's own source maps).
+    pub fn show_absolute_scripts(&mut self) {
+        self.script_root.clear();
+    }
+
     /// Turns source-map lookups on (the default) or off.
     pub fn set_source_maps(&mut self, on: bool) {
         if let Ok(mut m) = self.source_maps.lock() {
