@@ -50,15 +50,33 @@ async function analyzeAsync(file, options = {}) {
   const cancel = new native.AnalysisCancel();
   const onAbort = () => cancel.cancel();
   if (signal) signal.addEventListener('abort', onAbort, { once: true });
+  // One analysis at a time (the native side takes turns too): queued here, the others wait
+  // without holding a thread of libuv's pool, which the program's file I/O needs.
+  const called = Date.now();
+  const turn = queue.then(() => {
+    // A time limit runs from the call: the wait in the queue counts.
+    if (args.timeoutMs !== undefined) {
+      const left = args.timeoutMs - (Date.now() - called);
+      if (left < 1) throw new Error(`memwatch-rs: cannot analyze ${file}: the analysis ran out of time (its limit is ${args.timeoutMs} ms)`);
+      return native.analyzeSnapshotAsync(file, { ...args, timeoutMs: left }, cancel);
+    }
+    return native.analyzeSnapshotAsync(file, args, cancel);
+  });
+  queue = turn.then(noop, noop);
   try {
-    return JSON.parse(await native.analyzeSnapshotAsync(file, args, cancel));
+    return JSON.parse(await turn);
   } catch (e) {
+    // The native side was given what was left of the limit: say the limit the caller set.
+    if (args.timeoutMs !== undefined && e && typeof e.message === 'string') e.message = e.message.replace(/its limit is \d+ ms/, `its limit is ${args.timeoutMs} ms`);
     if (signal && signal.aborted) throw abortError(signal, e);
     throw e;
   } finally {
     if (signal) signal.removeEventListener('abort', onAbort);
   }
 }
+
+let queue = Promise.resolve();
+function noop() {}
 
 /** What fetch and timers/promises reject with on abort: an AbortError, the reason as cause. */
 function abortError(signal, cause) {

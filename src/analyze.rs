@@ -87,10 +87,14 @@ pub fn analyze_snapshot_async(path: String, options: AnalyzeOptions, cancel: Opt
 
 fn run(path: &str, options: &AnalyzeOptions, cancel: Option<Arc<AtomicBool>>) -> Result<String> {
     let fail = |why: String| Error::from_reason(format!("memwatch-rs: cannot analyze {path}: {why}"));
+    let started = std::time::Instant::now();
+    let _slot = memwatch_core::snapshot::memory::exclusive();
     let mut progress = Progress::new(options.progress);
     progress.stop = Stop { deadline: None, cancelled: cancel };
     if let Some(ms) = options.timeout_ms {
-        progress.stop.deadline = Stop::after(std::time::Duration::from_millis(u64::from(ms))).deadline;
+        // Waiting for the slot counts: the limit runs from the call.
+        let limit = std::time::Duration::from_millis(u64::from(ms));
+        progress.stop.deadline = Some((started + limit, limit));
     }
     let result = load(Path::new(&path), &mut progress).and_then(|mut graph| {
         graph.set_source_maps(options.source_maps.unwrap_or(true));

@@ -332,6 +332,7 @@ fn progress_for(options: &CompareOptions) -> Progress {
 #[napi]
 pub fn diff_snapshots(before: String, after: String, options: CompareOptions) -> Result<String> {
     let mut progress = progress_for(&options);
+    let _slot = memwatch_core::snapshot::memory::exclusive();
     let maps = options.source_maps.unwrap_or(true);
     let result = load_ids(&before, &mut progress, maps).and_then(|b| Ok((b, load_ids(&after, &mut progress, maps)?)));
     let result = result.and_then(|(b, a)| {
@@ -349,6 +350,7 @@ pub fn diff_snapshots(before: String, after: String, options: CompareOptions) ->
 #[napi]
 pub fn find_leaks(base: String, target: String, last: String, options: CompareOptions) -> Result<String> {
     let mut progress = progress_for(&options);
+    let _slot = memwatch_core::snapshot::memory::exclusive();
     let result = (|| {
         let maps = options.source_maps.unwrap_or(true);
         let b = load_ids(&base, &mut progress, maps)?;

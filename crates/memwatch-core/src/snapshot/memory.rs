@@ -148,6 +148,18 @@ pub fn estimated_need(nodes: u64, edges: u64, file_size: Option<u64>) -> u64 {
     nodes.saturating_mul(PER_NODE).saturating_add(edges.saturating_mul(PER_EDGE)).saturating_add(file_size.unwrap_or(0) / 8).saturating_add(FIXED)
 }
 
+/// Analyses in one process run one after another. Each checks its room (the estimate, the
+/// margins) against what is free now, and two at once would each count the other's next
+/// allocations as free: under a limit one of them fits in, four at once could run every margin
+/// down together and an unchecked small allocation would abort. Taken by the addon around each
+/// analysis, diff and leak search; waiting counts towards a time limit.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The process's analysis slot, held for the length of one analysis.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Tests that sweep memory limits turn the estimate off, so every later allocation is reached.
 #[cfg(test)]
 pub(crate) static SKIP_ESTIMATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

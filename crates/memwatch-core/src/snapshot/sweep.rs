@@ -92,6 +92,7 @@ fn vm(field: &str) -> u64 {
 
 /// Everything a user can run on one snapshot file: analyze, ids, diff, leaks.
 fn everything(path: &Path) -> Fallible<usize> {
+    let _slot = super::memory::exclusive();
     let mut progress = Progress::quiet();
     let g = super::load(path, &mut progress)?;
     let report = analyze_with(&g, 10, &mut progress)?;
@@ -230,10 +231,13 @@ fn every_address_space_limit_ends_in_a_report_or_a_clean_error() {
     }
     assert!(ok > 0 && refused > 5, "the sweep should span both outcomes: {ok} reports, {refused} refusals");
 
-    // Four at once under a limit one analysis fits in: each ends one way or the other, at least
-    // one of them short of memory.
-    let four = run_child("four", &path, Some(least + (1 << 20)));
-    assert!(four.clean_errors >= 1, "four analyses fit where one peaks? {} ok", four.ok);
+    // Four at once (four threads) under a limit one analysis fits in: they take turns, as the
+    // addon's analyses do, so each ends in a report; a limit below that ends each in a refusal.
+    // (room for the three more threads' stacks: 2 MB each, and their first allocations)
+    let four = run_child("four", &path, Some(least + (16 << 20)));
+    assert_eq!(four.ok, 4, "four analyses taking turns where one fits");
+    let four = run_child("four", &path, Some(start + (least - start) / 2));
+    assert_eq!(four.clean_errors, 4, "four analyses where none fits");
 
     // 128 MB of strings in a gzip file of a few hundred KB, under 64 MB more than the start.
     let bomb = dir.join("strings.heapsnapshot.gz");
