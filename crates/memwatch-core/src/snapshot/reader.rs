@@ -210,7 +210,7 @@ impl<R: Read> Read for GzipStream<R> {
 }
 
 fn read_plain<R: Read>(input: R, size_hint: Option<u64>, progress: &mut dyn FnMut(u64) -> Result<(), String>) -> Result<RawSnapshot, ReadError> {
-    let mut lx = Lexer::new(input, progress).with_buffer()?;
+    let mut lx = Lexer::new(input, progress).with_buffer(size_hint)?;
     let mut snap = RawSnapshot::default();
     let mut have_meta = false;
     let (mut have_nodes, mut have_edges, mut have_strings) = (false, false, false);
@@ -877,9 +877,11 @@ impl<'p, R: Read> Lexer<'p, R> {
         Lexer { input, buf: Vec::new(), pos: 0, len: 0, consumed: 0, eof: false, progress, next_report: PROGRESS_STEP }
     }
 
-    /// The read buffer (1 MB), had fallibly.
-    fn with_buffer(mut self) -> Result<Self, ReadError> {
-        self.buf = mem::filled(1 << 20, 0u8, "the read buffer").map_err(|message| ReadError { offset: 0, message })?;
+    /// The read buffer, had fallibly: 1 MB, or the input's size when it is known to be smaller
+    /// (the buffer is zeroed, which a small input should not pay a megabyte for).
+    fn with_buffer(mut self, size_hint: Option<u64>) -> Result<Self, ReadError> {
+        let len = size_hint.map_or(1 << 20, |s| s.saturating_add(16).clamp(4096, 1 << 20) as usize);
+        self.buf = mem::filled(len, 0u8, "the read buffer").map_err(|message| ReadError { offset: 0, message })?;
         Ok(self)
     }
 
