@@ -110,20 +110,24 @@ declare namespace memwatch {
    * V8's limit, the process's memory (RSS) against its container's limit (or the machine's), open
    * file descriptors (with `watchResources({ fds })`) against `ulimit -n`.
    */
-  interface RunwayLeakInfo {
-    kind: 'heap' | 'memory' | 'fds';
-    runway: true;
-    /** When the growth began (its lowest level in the last hour) and the sample that decided. */
+  /** What every 'leak' of a quantity other than the heap's trend says: when, how much, how fast. */
+  interface GrowthInfo {
+    /** When the growth began and the sample that decided. */
     start: Date;
     end: Date;
-    /** Rise since `start`: bytes, or a count for 'fds'. */
+    /** Rise since `start`: bytes, or a count (fds, handles, timers). */
     growth: number;
-    /** e.g. `rss grew 150 mb in 15s (10 mb/s, now 160 mb); at this rate it reaches the container's 300 mb limit in 14s`. */
+    /** One line for people, e.g. `rss grew 150 mb in 15s (10 mb/s, now 160 mb); at this rate it reaches the container's 300 mb limit in 14s`. */
     reason: string;
-    /** The recent rate, per second. */
+    /** Per second, in the kind's unit. */
     rate: number;
-    /** The level now. */
+    /** The level now (the latest reading). */
     current: number;
+  }
+
+  interface RunwayLeakInfo extends GrowthInfo {
+    kind: 'heap' | 'memory' | 'fds';
+    runway: true;
     /** The limit it races towards. */
     limit: number;
     /** Whose limit: V8's heap ('heap'), a container's memory, the machine's memory, `ulimit -n`. */
@@ -161,18 +165,8 @@ declare namespace memwatch {
    * A leak outside the V8 heap, from `watchResources` (only for the kinds it watches): the same
    * trend detector as the heap's decided that the count (or external bytes) grows steadily.
    */
-  interface ResourceLeakInfo {
+  interface ResourceLeakInfo extends GrowthInfo {
     kind: ResourceKind;
-    start: Date;
-    end: Date;
-    /** Rise of the trend over the episode: a count (fds, handles, timers) or bytes (external). */
-    growth: number;
-    /** e.g. `open file descriptors grew by 412 in 2m 3s (200/min, steady over 62 samples); at this rate they reach the limit of 1024 (ulimit -n) in 3m 4s`. */
-    reason: string;
-    /** Per second, in the kind's unit. */
-    rate: number;
-    /** The latest reading. */
-    current: number;
     /** The soft limit on open files for 'fds' where the system tells it (`ulimit -n`); null otherwise. */
     limit: number | null;
     /** Seconds until `limit` at this rate; null without a limit. */
