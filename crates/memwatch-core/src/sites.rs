@@ -49,10 +49,6 @@ pub const MIN_AGE_MS: f64 = 60_000.0;
 /// must not take the name of a caller that leaks by itself.
 pub const FOLD_MIN: f64 = 0.1;
 
-/// A growing caller is taken for a callee inlined into it before the episode only when the
-/// callee's live bytes are at least this fraction of the caller's growth: a few samples, not one.
-pub const LIVE_FOLD_MIN: f64 = 0.02;
-
 /// One node of the sampling profiler's call tree, as the V8 boundary hands it over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawNode {
@@ -338,9 +334,6 @@ impl SiteHistory {
         // Each growing program node's callee to fold into: the growing program node below it
         // that grew most, if that is at least FOLD_MIN of its own growth.
         let mut callee: HashMap<u32, (u64, u32)> = HashMap::new();
-        // Growing callers whose leak is a callee inlined before the episode: (its live bytes,
-        // the callee's program node, its node with live bytes).
-        let mut inlined_into: HashMap<u32, (u64, u32, u32)> = HashMap::new();
         for (&b, &gb) in &by_program {
             for a in self.ancestors(b) {
                 let Some(&ga) = by_program.get(&a) else { continue };
@@ -353,44 +346,6 @@ impl SiteHistory {
                 }
             }
         }
-        // A growing caller with no growing callee may still have inlined the leak: once the
-        // whole path is inlined (a hot request callback, early on), every sample since is the
-        // caller's, and only the samples from before name the leaking callee. A leak's objects
-        // never die, so that callee's stack still holds them, and held them growing before the
-        // episode: its live bytes rose from the oldest capture to the base and have not fallen
-        // since. A callee with long-lived data from startup (a memoised config) held it in the
-        // oldest capture already and is not taken. Among such callees, the one holding most.
-        let oldest = self.captures.first().map(|c| c.bytes.iter().copied().collect::<HashMap<u32, u64>>()).unwrap_or_default();
-        let base_at = base.t_ms;
-        let has_history = self.captures.first().is_some_and(|c| c.t_ms < base_at);
-        if has_history {
-            let mut persistent: HashMap<u32, (u64, u32)> = HashMap::new();
-            for &(id, live) in &now.bytes {
-                let (then, first) = (before.get(&id).copied().unwrap_or(0), oldest.get(&id).copied().unwrap_or(0));
-                if live == 0 || then == 0 || live < then || then <= first || by_program.contains_key(&self.program_node(id)) {
-                    continue;
-                }
-                let d = self.program_node(id);
-                if is_internal(&self.nodes.get(&d).map(frame_of).unwrap_or_else(|| Frame { function: String::new(), script: String::new(), line: 0, column: 0 })) {
-                    continue;
-                }
-                let slot = persistent.entry(d).or_insert((0, id));
-                slot.0 = slot.0.saturating_add(live);
-            }
-            for (&d, &(live, id)) in &persistent {
-                for a in self.ancestors(d) {
-                    let Some(&ga) = by_program.get(&a) else { continue };
-                    if callee.contains_key(&a) || (live as f64) < LIVE_FOLD_MIN * ga as f64 {
-                        continue;
-                    }
-                    let best = inlined_into.entry(a).or_insert((live, d, id));
-                    if (live, std::cmp::Reverse(d)) > (best.0, std::cmp::Reverse(best.1)) {
-                        *best = (live, d, id);
-                    }
-                }
-            }
-        }
-
         // Follow chains (caller -> callee -> its callee...) to the deepest; bounded.
         let owner = |p: u32| {
             let mut at = p;
@@ -407,11 +362,7 @@ impl SiteHistory {
         for &(id, g) in &grew {
             let p = program_of[&id];
             let o = owner(p);
-            let (site_node, from_caller) = match inlined_into.get(&o) {
-                Some(&(_, _, node)) => (node, g),
-                None if o == p => (id, 0),
-                None => (representative[&o].1, g),
-            };
+            let (site_node, from_caller) = if o == p { (id, 0) } else { (representative[&o].1, g) };
             let frames = self.frames(site_node, max_frames.max(1));
             let slot = merged.entry(frames).or_insert((0, 0));
             slot.0 = slot.0.saturating_add(g);
@@ -549,38 +500,6 @@ mod tests {
         assert_eq!(sites[1].frame.function, "touch");
         assert_eq!(sites[1].bytes, 900);
         assert_eq!(sites[1].caller_bytes, 0);
-    }
-
-    #[test]
-    fn a_leak_inlined_before_the_episode_is_named_by_the_callee_whose_stack_still_holds_it() {
-        // request-log as the live bench saw it: `handle` leaked under its own name for the first
-        // seconds (1,000 -> 6,000 bytes), then TurboFan inlined the whole path into the callback,
-        // and every sample since is the callback's (40,000 over the episode). `handle` still
-        // holds its 6,000: the leak's objects never die.
-        let mut h = SiteHistory::new(8);
-        h.capture(inlined(500, 1_000, 0, 0, 0), 0.0, 0);
-        h.capture(inlined(1_000, 6_000, 0, 0, 0), 10_000.0, 0);
-        let sites = h.growth(inlined(41_000, 6_000, 0, 0, 0), 10_000.0, 5, 8);
-        assert_eq!(sites[0].frame.function, "handle", "{sites:?}");
-        assert_eq!((sites[0].bytes, sites[0].caller_bytes), (40_000, 40_000));
-    }
-
-    #[test]
-    fn a_callee_that_held_its_data_from_the_start_does_not_take_a_leaking_callers_name() {
-        // The callback leaks by itself; `handle` holds a memoised table built on the first call
-        // (6,000 in the oldest capture already, never more).
-        let mut h = SiteHistory::new(8);
-        h.capture(inlined(500, 6_000, 0, 0, 0), 0.0, 0);
-        h.capture(inlined(1_000, 6_000, 0, 0, 0), 10_000.0, 0);
-        let sites = h.growth(inlined(41_000, 6_000, 0, 0, 0), 10_000.0, 5, 8);
-        assert_eq!(sites[0].frame.line, 11, "{sites:?}");
-        assert_eq!(sites[0].caller_bytes, 0);
-        // Nor does a callee whose few bytes are under LIVE_FOLD_MIN of the caller's growth.
-        let mut h = SiteHistory::new(8);
-        h.capture(inlined(500, 100, 0, 0, 0), 0.0, 0);
-        h.capture(inlined(1_000, 300, 0, 0, 0), 10_000.0, 0);
-        let sites = h.growth(inlined(41_000, 300, 0, 0, 0), 10_000.0, 5, 8);
-        assert_eq!(sites[0].frame.line, 11, "{sites:?}");
     }
 
     #[test]
