@@ -466,6 +466,8 @@ declare namespace memwatch {
     after: { nodes: number; size: number };
     /** What the ids say is wrong: the two cannot be from one process, or were given out of order. */
     warnings: string[];
+    /** What is new at the top: new objects no other new object holds, with their parts (up to 10 groups, heaviest first). */
+    roots: LeakRoot[];
     /** Classes whose count or size changed (with `all`, also those that only churned), largest size growth first. */
     classes: ClassChange[];
   }

@@ -218,6 +218,15 @@ test('three snapshots of leaking listeners: the closures lead the composition, l
   // The text lists them in the same order.
   const textReport = memwatch.findLeaksText(...snaps);
   assert.match(textReport, /made of: 20,000 x onTick\(\) at app\.js:\d+:\d+, /);
+  // diff leads with what is new at the top: the closures, each with its scope, state and strings.
+  const d = memwatch.diffSnapshots(snaps[0], snaps[1]);
+  const [root] = d.roots;
+  assert.strictEqual(root.label, 'onTick()', JSON.stringify(d.roots));
+  assert.strictEqual(root.count, 20000);
+  assert.deepStrictEqual([root.location.script, root.location.line], ['app.js', line]);
+  const parts = Object.fromEntries(root.parts.map((p) => [p.what, p.count]));
+  assert.ok(parts.Object === 20000 && parts.Array === 20000 && parts.String >= 40000, JSON.stringify(root.parts));
+  assert.match(memwatch.diffSnapshotsText(snaps[0], snaps[1]), /new at the top [^\n]*\n {2}20,000 x onTick\(\) at app\.js:\d+:\d+ \([\d,]+ bytes\), each with /);
 });
 
 test('a malformed or hostile map is skipped, never a crash: the generated location stays', () => {

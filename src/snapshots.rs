@@ -334,10 +334,17 @@ pub fn diff_snapshots(before: String, after: String, options: CompareOptions) ->
     let mut progress = progress_for(&options);
     let _slot = memwatch_core::snapshot::memory::exclusive();
     let maps = options.source_maps.unwrap_or(true);
-    let result = load_ids(&before, &mut progress, maps).and_then(|b| Ok((b, load_ids(&after, &mut progress, maps)?)));
-    let result = result.and_then(|(b, a)| {
+    let top = options.top.max(1) as usize;
+    let result = load_ids(&before, &mut progress, maps).and_then(|b| {
+        // The after snapshot as a graph too: what is new at the top (roots) needs its edges.
+        let mut g = load(Path::new(&after), &mut progress).map_err(|e| format!("{after}: {e}"))?;
+        g.set_source_maps(maps);
+        let a = IdTable::new(&g).map_err(|e| format!("{after}: {e}"))?;
         progress.phase("comparing")?;
-        diff(&b, &a)
+        let mut report = diff(&b, &a)?;
+        drop(a);
+        report.roots = leak_roots(&g, |id| !b.contains(id), top.min(10))?;
+        Ok(report)
     });
     progress.finish();
     let report = result.map_err(|e| Error::from_reason(format!("memwatch-rs: cannot diff: {e}")))?;

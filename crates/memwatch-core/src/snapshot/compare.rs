@@ -214,6 +214,9 @@ pub struct DiffReport {
     pub classes: Vec<ClassChange>,
     /// Mistakes the ids show (snapshots of two processes, or out of order).
     pub warnings: Vec<String>,
+    /// What is new at the top: new objects no other new object holds, with their parts
+    /// ([`super::roots`]); set by the caller that has the `after` graph.
+    pub roots: Vec<super::roots::RootGroup>,
 }
 
 /// Per-class added/removed counts and sizes by node id.
@@ -295,7 +298,32 @@ pub fn diff(before: &IdTable, after: &IdTable) -> mem::Fallible<DiffReport> {
         after_size: after.total_size,
         classes,
         warnings,
+        roots: Vec::new(),
     })
+}
+
+/// `3 x OrderRecord at src/orders.ts:15:3 (600 bytes), each with 2 String, 1 Array, 1 Object`.
+fn root_text(r: &super::roots::RootGroup) -> String {
+    let at = r.location.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
+    let parts: Vec<String> = r.parts.iter().take(4).map(|(w, n)| format!("{} {}", thousands(n.div_ceil(r.count.max(1))), crate::format::one_line(w))).collect();
+    let with = if parts.is_empty() { String::new() } else { format!(", each with {}", parts.join(", ")) };
+    format!("{} x {}{at} ({} bytes){with}", thousands(r.count), crate::format::one_line(&r.label), thousands(r.bytes))
+}
+
+/// A root group as JSON: `{what,label,count,bytes,parts:[{what,count}],location,id}`.
+pub fn root_json(r: &super::roots::RootGroup) -> String {
+    let js = super::report::json_string;
+    let parts: Vec<String> = r.parts.iter().map(|(w, n)| format!("{{\"what\":{},\"count\":{n}}}", js(w))).collect();
+    format!(
+        "{{\"what\":{},\"label\":{},\"count\":{},\"bytes\":{},\"parts\":[{}],\"location\":{},\"id\":{}}}",
+        js(&r.what),
+        js(&r.label),
+        r.count,
+        r.bytes,
+        parts.join(","),
+        location_json(&r.location),
+        r.sample_id
+    )
 }
 
 fn signed(n: i64) -> String {
@@ -327,6 +355,13 @@ impl DiffReport {
             thousands(self.after_nodes),
             signed(self.after_size as i64 - self.before_size as i64)
         );
+        if !self.roots.is_empty() {
+            let _ = writeln!(s, "new at the top (objects no other new object holds, with what they hold):");
+            for r in &self.roots {
+                let _ = writeln!(s, "  {}", root_text(r));
+            }
+            let _ = writeln!(s);
+        }
         let _ = writeln!(s, "{:<40} {:>10} {:>10} {:>10} {:>14}", "class", "# new", "# deleted", "# delta", "size delta");
         for c in self.rows(top, all) {
             let _ = writeln!(
@@ -363,12 +398,13 @@ impl DiffReport {
             })
             .collect();
         format!(
-            "{{\"before\":{{\"nodes\":{},\"size\":{}}},\"after\":{{\"nodes\":{},\"size\":{}}},\"warnings\":{},\"classes\":[{}]}}",
+            "{{\"before\":{{\"nodes\":{},\"size\":{}}},\"after\":{{\"nodes\":{},\"size\":{}}},\"warnings\":{},\"roots\":[{}],\"classes\":[{}]}}",
             self.before_nodes,
             self.before_size,
             self.after_nodes,
             self.after_size,
             warnings_json(&self.warnings),
+            self.roots.iter().map(root_json).collect::<Vec<_>>().join(","),
             rows.join(",")
         )
     }
