@@ -61,8 +61,18 @@ pub fn check_margin(what: &str) -> Fallible<()> {
 }
 
 fn margin(what: &str, bytes: usize) -> Fallible<()> {
+    if can_have(MARGIN) {
+        Ok(())
+    } else {
+        Err(out_of_memory(what, bytes.saturating_add(MARGIN)))
+    }
+}
+
+/// Whether `bytes` of address space can be had now: reserved and given back at once, no page
+/// touched. The one probe behind the estimate, the margin and the slack.
+fn can_have(bytes: usize) -> bool {
     let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(MARGIN).map_err(|_| out_of_memory(what, bytes.saturating_add(MARGIN)))
+    probe.try_reserve_exact(bytes).is_ok()
 }
 
 /// `v.push(x)`, growing (doubling) fallibly.
@@ -130,8 +140,11 @@ pub const SLACK: usize = 8 << 20;
 
 /// `Ok` when [`SLACK`] bytes can be had now.
 pub fn slack(what: &str) -> Fallible<()> {
-    let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(SLACK).map_err(|_| out_of_memory(what, SLACK))
+    if can_have(SLACK) {
+        Ok(())
+    } else {
+        Err(out_of_memory(what, SLACK))
+    }
 }
 
 /// Bytes per node and per edge at the analysis's peak (reader columns, retainers, dominators,
@@ -174,10 +187,10 @@ pub fn ensure_room(nodes: u64, edges: u64, file_size: Option<u64>) -> Result<(),
     let Ok(bytes) = usize::try_from(need) else {
         return Err(refusal(nodes, edges, need));
     };
-    let mut probe: Vec<u8> = Vec::new();
-    match probe.try_reserve_exact(bytes) {
-        Ok(()) => Ok(()),
-        Err(_) => Err(refusal(nodes, edges, need)),
+    if can_have(bytes) {
+        Ok(())
+    } else {
+        Err(refusal(nodes, edges, need))
     }
 }
 
