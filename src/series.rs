@@ -33,6 +33,12 @@ pub struct SeriesOptions {
     pub min_growth_percent: f64,
     pub min_growth: f64,
     pub reminder_ms: f64,
+    /// The rise must be this many times the noise (default: the heap detector's).
+    pub noise_factor: Option<f64>,
+    /// Mann-Kendall concordance that counts as monotone, 0 to 1 (default: the heap detector's).
+    pub min_concordance: Option<f64>,
+    /// How far above the lookback's floors the window must end, as a share of its rise (default 0.5).
+    pub new_share: Option<f64>,
 }
 
 #[napi]
@@ -55,13 +61,35 @@ impl SeriesWatch {
             min_window_ms: whole_ms(options.window_ms, "windowMs")?.max(8),
             warmup_ms: whole_ms(options.warmup_ms, "warmupMs")?,
             reminder_ms: whole_ms(options.reminder_ms, "reminderMs")?,
-            min_growth_percent: whole_ms(options.min_growth_percent, "minGrowthPercent")? as f64,
+            min_growth_percent: {
+                whole_ms(options.min_growth_percent, "minGrowthPercent")?;
+                options.min_growth_percent
+            },
             min_growth_abs: {
                 whole_ms(options.min_growth, "minGrowth")?;
                 options.min_growth
             },
             ..TrendConfig::default()
         };
+        let mut config = config;
+        if let Some(f) = options.noise_factor {
+            if !f.is_finite() || f < 0.0 {
+                return Err(Error::new(Status::InvalidArg, format!("memwatch-rs: noiseFactor must be a non-negative number, got {f}")));
+            }
+            config.noise_factor = f;
+        }
+        if let Some(c) = options.min_concordance {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(Error::new(Status::InvalidArg, format!("memwatch-rs: minConcordance must be from 0 to 1, got {c}")));
+            }
+            config.min_concordance = c;
+        }
+        if let Some(n) = options.new_share {
+            if !n.is_finite() || !(-1.0..=1.0).contains(&n) {
+                return Err(Error::new(Status::InvalidArg, format!("memwatch-rs: newShare must be from -1 to 1, got {n}")));
+            }
+            config.new_share = n;
+        }
         Ok(SeriesWatch { detector: TrendDetector::new(config) })
     }
 

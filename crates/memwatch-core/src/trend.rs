@@ -109,6 +109,13 @@ pub struct TrendConfig {
     /// For small counts (file descriptors, timers) a percentage alone is too little: 4 fds
     /// becoming 5 is 25%.
     pub min_growth_abs: f64,
+    /// The window's rise must be at least this many times the noise ([`NOISE_FACTOR`]).
+    pub noise_factor: f64,
+    /// Mann-Kendall S / its maximum that counts as monotone ([`MIN_CONCORDANCE`]).
+    pub min_concordance: f64,
+    /// How far above every floor of the lookback the window must end, as a share of its rise
+    /// (0.5: the "new" test).
+    pub new_share: f64,
 }
 
 impl Default for TrendConfig {
@@ -120,6 +127,9 @@ impl Default for TrendConfig {
             reminder_ms: 30 * 60_000,
             warmup_ms: 180_000,
             min_growth_abs: 0.0,
+            noise_factor: NOISE_FACTOR,
+            min_concordance: MIN_CONCORDANCE,
+            new_share: 0.5,
         }
     }
 }
@@ -305,7 +315,7 @@ fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], config: &TrendConfig,
     let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
     // 1. monotone
     let max_s = (n * (n - 1) / 2) as f64;
-    if (mann_kendall(&ys) as f64) < MIN_CONCORDANCE * max_s {
+    if (mann_kendall(&ys) as f64) < config.min_concordance * max_s {
         return None;
     }
     let (slope, intercept) = theil_sen(&xs, &ys);
@@ -336,7 +346,7 @@ fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], config: &TrendConfig,
     }
     let mut residuals: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| (y - (intercept + slope * x)).abs()).collect();
     let noise = 1.4826 * median(&mut residuals);
-    if rise < NOISE_FACTOR * noise {
+    if rise < config.noise_factor * noise {
         return None;
     }
     if quiet && noise > 0.1 * rise / (n - 1) as f64 {
@@ -345,7 +355,7 @@ fn steady_rise(points: &[(f64, f64, u32)], before: &[f64], config: &TrendConfig,
     }
     // 4. new: above everything of the lookback by half the rise.
     let high = before.iter().copied().fold(f64::MIN, f64::max);
-    if before.is_empty() || end_value - high >= 0.5 * rise {
+    if before.is_empty() || end_value - high >= config.new_share * rise {
         let gcs = points.iter().map(|p| u64::from(p.2)).sum();
         return Some(Trend { slope_per_ms: slope, start_ms: t0, end_ms: points[n - 1].0, start_value, end_value, gcs });
     }
@@ -631,7 +641,11 @@ mod tests {
     /// of up to `jitter` (medium-lived data sits *above* the floor, so jitter only adds), for
     /// `seconds`. Returns the times (s) of the reports that were not reminders.
     fn feed(heap: impl Fn(f64) -> f64, gc_every_s: f64, jitter: f64, seconds: f64, seed: u64) -> Vec<f64> {
-        let mut d = TrendDetector::new(TrendConfig::default());
+        feed_with(TrendConfig::default(), heap, gc_every_s, jitter, seconds, seed)
+    }
+
+    fn feed_with(config: TrendConfig, heap: impl Fn(f64) -> f64, gc_every_s: f64, jitter: f64, seconds: f64, seed: u64) -> Vec<f64> {
+        let mut d = TrendDetector::new(config);
         let mut noise = Noise(seed | 1);
         let mut out = Vec::new();
         let mut t = 0.0;
@@ -668,6 +682,32 @@ mod tests {
             let hourly = at(0.10 / 60.0, 2.0, 3.0 * 3600.0).expect("10%/hour caught");
             assert!(hourly <= 2.0 * 3600.0, "10%/hour caught after {hourly} s");
         }
+    }
+
+    #[test]
+    fn lower_bars_speak_earlier_on_the_same_leak() {
+        // The bars exactSites' suspicion lowers (lib/inlining.js): the same 1%/min leak under
+        // 10% jitter is seen earlier, and every test still stands (a flat heap stays silent).
+        let suspect = TrendConfig {
+            warmup_ms: 20_000,
+            min_growth_percent: 1.0,
+            noise_factor: 1.0,
+            min_concordance: 0.4,
+            new_share: 0.2,
+            ..TrendConfig::default()
+        };
+        let mut earlier = 0;
+        for seed in 1..=5 {
+            let at = |c: TrendConfig| feed_with(c, leak(50.0 * MB, 0.01), 0.4, 0.10, LEAK_AT + 1200.0, seed).first().map(|t| t - LEAK_AT);
+            let main = at(TrendConfig::default()).expect("1%/min caught");
+            let low = at(suspect).expect("1%/min suspected");
+            assert!(low <= main, "seed {seed}: suspected after {low} s, caught after {main} s");
+            if low + 60.0 <= main {
+                earlier += 1;
+            }
+        }
+        assert!(earlier >= 3, "a minute earlier in {earlier} of 5");
+        assert_eq!(feed_with(suspect, |_| 50.0 * MB, 0.4, 0.0, 1800.0, 1), Vec::<f64>::new(), "a flat heap");
     }
 
     #[test]

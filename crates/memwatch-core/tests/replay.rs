@@ -29,6 +29,9 @@ const TREND: Which = Which::Trend(TrendConfig {
     reminder_ms: 30 * 60_000,
     warmup_ms: 180_000,
     min_growth_abs: 0.0,
+    noise_factor: memwatch_core::trend::NOISE_FACTOR,
+    min_concordance: memwatch_core::trend::MIN_CONCORDANCE,
+    new_share: 0.5,
 });
 
 #[test]
