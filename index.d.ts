@@ -549,6 +549,13 @@ declare namespace memwatch {
      * 'leak' carries `sites`. 524288 is recommended; 0 or at least 1024.
      */
     allocationSamplingBytes: number;
+    /**
+     * With allocation sampling: while the heap's growth looks like a leak (before 'leak' is
+     * sure), V8's inlining is turned off and optimised code thrown away, so that `sites` name the
+     * leaking function rather than the caller it was inlined into; back on after the 'leak', or
+     * when the growth stops (default true; false leaves V8's compilers alone).
+     */
+    exactSites: boolean;
     /** Growths in a row that make a 'leak' (default 5). */
     consecutiveGrowths: number;
     /** The last consecutiveGrowths bases must all top every base of this many full GCs before them (default 120; 0: off). */

@@ -74,7 +74,19 @@ function applySampling() {
     samplingOn = false;
     process.emitWarning(e.message, 'MemwatchWarning');
   }
-  if (!samplingOn) nextCapture = readMs = 0;
+  if (!samplingOn) {
+    nextCapture = readMs = 0;
+    if (inliningLoaded) inlining().reset(Date.now());
+  }
+}
+
+// `exactSites` (lib/inlining.js): inlining off while a leak is suspected, so that sites name the
+// leaking function rather than the caller V8 inlined it into. Loaded with the first sampled GC.
+let exactSites = true;
+let inliningLoaded = false;
+function inlining() {
+  inliningLoaded = true;
+  return require('./inlining.js');
 }
 
 function capture(now) {
@@ -95,6 +107,7 @@ function deliver(kind, values, reason) {
     capture(Date.now());
     const stats = {};
     for (let i = 0; i < STATS_FIELDS.length; i++) stats[STATS_FIELDS[i]] = values[i];
+    if (samplingOn && exactSites) inlining().onFullGc(stats.current_base, Date.now(), () => native.getOptions().leakWarmupMs);
     // One event may stand for several full GCs (gc() runs two): count them by num_full_gc, which
     // starts over when setOptions rebuilds the engine.
     fullGcs += stats.num_full_gc > lastNumFullGc ? stats.num_full_gc - lastNumFullGc : 1;
@@ -126,6 +139,7 @@ function deliver(kind, values, reason) {
       } catch {
         leak.sites = [];
       }
+      if (inliningLoaded) inlining().onLeak(Date.now());
     }
     emitLeak(leak);
   }
@@ -253,13 +267,14 @@ const OPTION_LIMITS = {
 };
 // Options of the JS side, not the native estimator's.
 const JS_OPTIONS = new Set(['allocationSamplingBytes']);
-const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS)];
+const OPTION_NAMES = ['detector', ...Object.keys(OPTION_LIMITS), 'exactSites'];
 
 const { describeValue: describe } = require('./options.js');
 
 function publicOptions(o) {
   const out = {};
   for (const key of OPTION_NAMES) out[key] = JS_OPTIONS.has(key) ? samplingBytes : o[key];
+  out.exactSites = exactSites;
   return out;
 }
 
@@ -277,7 +292,13 @@ function setOptions(options) {
     throw new TypeError("memwatch.setOptions: expected an options object, e.g. { detector: 'trend' }");
   }
   const next = native.getOptions();
+  let nextExact = exactSites;
   for (const [key, value] of Object.entries(options)) {
+    if (key === 'exactSites') {
+      if (typeof value !== 'boolean') throw new TypeError(`memwatch.setOptions: "exactSites" must be true or false, got ${describe(value)}`);
+      nextExact = value;
+      continue;
+    }
     if (key === 'detector') {
       if (!DETECTORS.includes(value)) {
         throw new TypeError(`memwatch.setOptions: "detector" must be one of ${DETECTORS.map((d) => `'${d}'`).join(', ')}, got ${describe(value)}`);
@@ -304,6 +325,10 @@ function setOptions(options) {
   const sampling = next.allocationSamplingBytes === undefined ? samplingBytes : next.allocationSamplingBytes;
   delete next.allocationSamplingBytes;
   native.setOptions(next);
+  if (nextExact !== exactSites) {
+    exactSites = nextExact;
+    if (!exactSites && inliningLoaded) inlining().reset(Date.now());
+  }
   if (sampling !== samplingBytes) {
     samplingBytes = sampling;
     nextCapture = 0;

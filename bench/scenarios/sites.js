@@ -5,11 +5,13 @@
 // (a function the scenario names in `leakFunctions`, in the scenario's own file)?
 //
 //   node bench/scenarios/sites.js [--runs 3] [--jobs 3] [--bytes 524288] [--warmup-ms 30000] [--seconds 300]
-//        [--node-flags "--no-turbo-inlining --no-maglev-inlining"] [--out results.json]
+//        [--node-flags "--no-turbo-inlining --no-maglev-inlining"] [--exact-sites false] [--out results.json]
 // The warm-up is shortened (the default is 3 minutes) so that a run takes about a minute: the
 // sites then cover less growth than they would in production, which makes this harder, not easier.
 // --node-flags runs each service with those V8 flags (turning inlining off names a leaking
-// function that would otherwise be inlined into its caller); --out keeps every run's top 3 sites.
+// function that would otherwise be inlined into its caller); --exact-sites false leaves V8's
+// inlining alone (by default memwatch turns it off while a leak is suspected, lib/inlining.js);
+// --out keeps every run's top 3 sites.
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { arg } = require('../lib/stats');
@@ -22,9 +24,10 @@ const warmup = Number(arg('warmup-ms', 30000));
 const seconds = Number(arg('seconds', 300));
 const nodeFlags = String(arg('node-flags', '')).split(' ').filter(Boolean);
 const out = arg('out', '');
+const exactSites = arg('exact-sites', 'true') !== 'false';
 
 function runOne(name) {
-  const options = JSON.stringify({ allocationSamplingBytes: bytes, leakWarmupMs: warmup });
+  const options = JSON.stringify({ allocationSamplingBytes: bytes, leakWarmupMs: warmup, exactSites });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeFlags, path.join(__dirname, 'run-one.js'), name, String(seconds), '--stop-at-leak', '--options', options], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -59,7 +62,7 @@ async function main() {
   };
   await Promise.all(Array.from({ length: jobs }, worker));
   if (out) require('node:fs').writeFileSync(out, JSON.stringify(results, null, 1));
-  console.log(`allocation sampling accuracy, every ${bytes} B, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}, ${runs} runs of ${LEAKS.length} leak scenarios (warm-up ${warmup} ms)`);
+  console.log(`allocation sampling accuracy, every ${bytes} B, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''}${exactSites ? '' : ', exactSites off'}, ${runs} runs of ${LEAKS.length} leak scenarios (warm-up ${warmup} ms)`);
   console.log('scenario         caught  top site is the leak  top site in its file  leak in the top 3   top sites seen');
   for (const name of LEAKS) {
     const rs = results.filter((r) => r.name === name);
