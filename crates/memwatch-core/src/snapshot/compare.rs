@@ -601,7 +601,7 @@ fn signature(g: &HeapGraph, class_of: &[u32], names: &[String], steps: &[super::
         let edge = if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) { "[]".to_string() } else { format!(".{}", s.edge) };
         parts.push(format!("{owner}{edge}"));
         // GC roots by their names (`(Stack roots)`), everything else by its class.
-        let synthetic = g.node_types.get(g.node_type[s.node as usize] as usize).is_some_and(|t| t == "synthetic");
+        let synthetic = g.type_name(s.node) == "synthetic";
         owner = if synthetic { g.display_name(s.node) } else { names[class_of[s.node as usize] as usize].clone() };
     }
     parts.push(owner);

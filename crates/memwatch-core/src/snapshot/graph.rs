@@ -289,7 +289,7 @@ impl HeapGraph {
     /// How DevTools names the node for people: `onTick()` for a closure (`(anonymous)()`),
     /// a synthetic root by its name (`(Stack roots)`), the class name otherwise.
     pub fn display_name(&self, node: u32) -> String {
-        let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
+        let t = self.type_name(node);
         let name = self.string(self.node_name[node as usize]);
         // A scope (`system / Context`) a located closure closes over: named by that file.
         if let Some(file) = self.context_script.get(&node).and_then(|id| self.script_display(*id)) {
@@ -490,6 +490,12 @@ impl HeapGraph {
         Some(self.edge_type[edge as usize]) == self.shortcut_edge
     }
 
+    /// A node's type as the snapshot's meta names it (`object`, `closure`, `synthetic`...), or ""
+    /// for an index the meta does not list.
+    pub fn type_name(&self, node: u32) -> &str {
+        self.node_types.get(self.node_type[node as usize] as usize).map_or("", String::as_str)
+    }
+
     /// The index of a string in the table, if it is there (a linear scan: call once per pass).
     pub fn string_index(&self, wanted: &str) -> Option<u32> {
         (0..self.string_ends.len() as u32).find(|&i| self.string(i) == wanted)
@@ -503,7 +509,7 @@ impl HeapGraph {
 
     /// A CommonJS `Module` object's file (its `filename` or `id` property), as scripts are shown.
     fn module_file(&self, node: u32) -> Option<String> {
-        let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
+        let t = self.type_name(node);
         if t != "object" || self.string(self.node_name[node as usize]) != "Module" {
             return None;
         }
@@ -526,7 +532,7 @@ impl HeapGraph {
     /// DevTools' class name of a node: constructor name for objects and natives, `(system)`
     /// for hidden nodes, `(compiled code)` for code, `(<type>)` for the rest.
     pub fn class_name(&self, node: u32) -> String {
-        let t = self.node_types.get(self.node_type[node as usize] as usize).map(String::as_str).unwrap_or("");
+        let t = self.type_name(node);
         match t {
             "object" | "native" => self.string(self.node_name[node as usize]).to_string(),
             "hidden" => "(system)".to_string(),

@@ -153,7 +153,7 @@ pub fn samples_with_paths(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: 
     let wanted: std::collections::HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
     for v in 0..g.node_count() as u32 {
         let id = g.node_id(v);
-        let type_name = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+        let type_name = g.type_name(v);
         let Some(what) = crate::summary::memwatch_name(type_name, g.string(g.node_name[v as usize])) else { continue };
         if let Some(&i) = wanted.get(what) {
             if newest[i].is_none_or(|n| g.node_id(n) < id) && is_new(id) {

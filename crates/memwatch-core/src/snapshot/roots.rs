@@ -107,7 +107,7 @@ pub fn leak_roots(g: &HeapGraph, is_new: impl Fn(u64) -> bool, top: usize) -> me
     }
     let mut groups: HashMap<String, Tally> = HashMap::new();
     let name_of = |v: u32| -> Option<String> {
-        let t = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+        let t = g.type_name(v);
         memwatch_name(t, g.string(g.node_name[v as usize])).map(str::to_string)
     };
     for v in 1..n as u32 {
@@ -128,7 +128,7 @@ pub fn leak_roots(g: &HeapGraph, is_new: impl Fn(u64) -> bool, top: usize) -> me
             if g.node_id(v) > g.node_id(t.sample) {
                 t.sample = v;
             }
-        } else if kind[v as usize] == 1 || g.node_types.get(g.node_type[v as usize] as usize).is_some_and(|t| t == "object") {
+        } else if kind[v as usize] == 1 || g.type_name(v) == "object" {
             // `system /` objects count too (a closure's Context): ranked after the program's
             // names, they say what the root holds without hiding it. Backing stores and code
             // are their owners' insides.
@@ -145,7 +145,7 @@ pub fn leak_roots(g: &HeapGraph, is_new: impl Fn(u64) -> bool, top: usize) -> me
         parts.truncate(8);
         let location = g.location(t.sample);
         // Minified code's names through the map (`OrderRecord`, not `t`).
-        let t_name = g.node_types.get(g.node_type[t.sample as usize] as usize).map(String::as_str).unwrap_or("");
+        let t_name = g.type_name(t.sample);
         let label = match (&location, t_name) {
             (Some(l), "closure" | "object") => g.mapped_name(t.sample, l),
             (None, "closure") => g.display_name(t.sample),
@@ -161,7 +161,7 @@ pub fn leak_roots(g: &HeapGraph, is_new: impl Fn(u64) -> bool, top: usize) -> me
 /// A node a program makes and a person would name: objects, closures, strings, regexps, numbers
 /// (not V8's internal arrays, code, hidden or `system /` objects).
 fn counted(g: &HeapGraph, v: u32) -> bool {
-    let t = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+    let t = g.type_name(v);
     match t {
         "object" => {
             let name = g.string(g.node_name[v as usize]);
@@ -174,7 +174,7 @@ fn counted(g: &HeapGraph, v: u32) -> bool {
 
 /// V8's own structures a program never names (backing stores, hidden objects, code).
 fn internal(g: &HeapGraph, v: u32) -> bool {
-    let t = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+    let t = g.type_name(v);
     matches!(t, "array" | "hidden" | "code" | "object shape") || (t == "object" && g.string(g.node_name[v as usize]).starts_with("system /"))
 }
 

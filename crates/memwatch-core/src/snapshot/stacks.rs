@@ -53,7 +53,7 @@ pub fn allocation_sites(g: &HeapGraph, is_new: impl Fn(u64) -> bool, classes: &[
         if v as usize % mem::EVERY == 0 {
             mem::check_margin(WHAT)?;
         }
-        let type_name = g.node_types.get(g.node_type[v as usize] as usize).map(String::as_str).unwrap_or("");
+        let type_name = g.type_name(v);
         let Some(what) = crate::summary::memwatch_name(type_name, g.string(g.node_name[v as usize])) else { continue };
         let Some(&class) = wanted.get(what) else { continue };
         if !is_new(g.node_id(v)) {
