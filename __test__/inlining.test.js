@@ -135,6 +135,30 @@ test('the switch: off, V8 samples the inlined function in its own frame again; o
   assert.deepStrictEqual(out, { inlined: 'phase <- run', switchedOff: true, off: 'callback <- handle', switchedOn: true, on: 'phase <- run' }, r.stdout);
 });
 
+test("under node's coverage (NODE_V8_COVERAGE, as c8 runs tests) the switch leaves coverage whole", () => {
+  // The deoptimisation goes through V8's coverage mode, which node's own coverage session owns
+  // there: switching it would drop the block counts c8 reports.
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mw-cov-'));
+  try {
+    const script = `const inlining = require('./lib/inlining.js');
+      function g(x) { if (x) return 1; return 2; }
+      g(1);
+      console.log(JSON.stringify([inlining.setInlining(false), inlining.deoptimiseAll(), inlining.setInlining(true)]));`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', env: { ...process.env, NODE_V8_COVERAGE: dir } });
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.deepStrictEqual(JSON.parse(r.stdout), [true, false, true], 'inlining switched, nothing deoptimised');
+    let blocks = 0;
+    for (const f of fs.readdirSync(dir)) {
+      for (const s of JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).result) {
+        if (s.url.endsWith('inlining.js')) blocks += s.functions.filter((fn) => fn.isBlockCoverage).length;
+      }
+    }
+    assert.ok(blocks > 0, 'block coverage of lib/inlining.js is still there');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 function runService(mode) {
   const fixture = path.join(__dirname, 'fixtures', 'inlined-service.js');
   return new Promise((resolve, reject) => {
