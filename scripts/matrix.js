@@ -11,6 +11,10 @@
 //   node scripts/matrix.js --only 22,24 # some
 //   node scripts/matrix.js --no-tests   # build only
 //   node scripts/matrix.js --no-pack    # skip the npm pack / install-without-cargo check
+//   node scripts/matrix.js --system-command "npm test"
+//                                       # the system node's job runs that command (CI: the README's
+//                                       # test command, cargo's tests included) instead of the
+//                                       # suite alone, beside another node's suite: one round fewer
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -69,6 +73,23 @@ function runFiles(bin, files) {
         return detail ? `${m[1]}\n${detail}` : m[1];
       });
       resolve({ passed: num('pass'), failed: num('fail'), failures, ok: code === 0 && num('fail') === 0 && num('pass') > 0, log: out });
+    });
+  });
+}
+
+/** The system node's job when CI gives its own test command: run it, count its TAP lines. */
+function runCommand(command) {
+  return new Promise((resolve) => {
+    const child = spawn(command, { cwd: ROOT, shell: true, env: process.env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      // node --test reports TAP when its output is not a terminal: "# pass N" / "# fail N".
+      const num = (label) => Number((new RegExp(`^# ${label} (\\d+)`, 'm').exec(out) || [])[1] || 0);
+      const failures = [...out.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+      const ok = code === 0 && num('fail') === 0 && num('pass') > 0;
+      resolve({ passed: num('pass'), failed: num('fail'), failures, ok, features: Object.fromEntries(FEATURES.map(([name]) => [name, ok])), log: out });
     });
   });
 }
@@ -170,6 +191,7 @@ function foreignBinariesRefused(bin, abi, abis) {
 async function main() {
   const only = arg('only') ? arg('only').split(',').map(Number) : null;
   const withTests = !process.argv.includes('--no-tests');
+  const systemCommand = arg('system-command');
   const targets = [{ major: Number(process.versions.node.split('.')[0]), version: process.versions.node, bin: process.execPath }];
   for (const major of MAJORS) {
     if (only && !only.includes(major)) continue;
@@ -196,7 +218,7 @@ async function main() {
     console.error(`\n=== node ${t.version} (ABI ${row.abi}): build`);
     if (!build(t.bin)) continue;
     row.build = 'ok';
-    if (withTests) tested.push({ t, row });
+    if (withTests) tested.push({ t, row, command: t.bin === process.execPath ? systemCommand : null });
   }
   const queue = [...tested];
   async function worker() {
@@ -204,7 +226,8 @@ async function main() {
       const { t, row } = job;
       const started = Date.now();
       console.error(`=== node ${t.version}: tests`);
-      const res = await testSuite(t.bin);
+      const res = job.command ? await runCommand(job.command) : await testSuite(t.bin);
+      if (job.command) console.log(`\n===== ${job.command} (node ${t.version})\n${res.log}`);
       row.tests = `${res.passed} passed, ${res.failed} failed`;
       row.failures = res.failures;
       row.ok = res.ok;
